@@ -1,0 +1,55 @@
+# Drover: `make demo` brings up a local management plane and fleet; `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: all venv tools crds test unit e2e demo demo-down bench lint browser clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP)
+
+# Real etcd, Kubernetes, Cluster API, helm and kwok, built from Go modules (cached by version).
+tools: venv
+	$(PY) -m mgmt.toolchain
+
+crds: venv
+	$(PY) -m mgmt.api.crdgen crds
+
+# Headless Chromium for the HTML report test (Debian's package).
+browser:
+	@command -v chromium >/dev/null || { echo "installing chromium"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "could not install chromium: the HTML screenshot test will fail"; }
+
+test: tools browser
+	$(PY) -m pytest -q tests e2e
+
+unit: venv
+	$(PY) -m pytest -q tests
+
+e2e: tools browser
+	$(PY) -m pytest -q e2e
+
+demo: tools
+	$(VENV)/bin/drover demo
+
+demo-down: venv
+	$(VENV)/bin/drover demo --down
+
+bench: tools
+	$(PY) -m e2e.bench
+
+lint: venv
+	$(VENV)/bin/ruff check mgmt providers tests e2e
+
+clean:
+	rm -rf $(VENV) .pytest_cache

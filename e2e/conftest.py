@@ -1,0 +1,70 @@
+"""One real management cluster per test session: etcd, kube-apiserver (with an
+audit log), every CRD, and the Cluster API manager; plus the real kubectl."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mgmt import processes
+from mgmt.localplane import ManagementPlane
+from mgmt.toolchain import binary
+
+
+class Kubectl:
+    """The real kubectl, pointed at one cluster."""
+
+    def __init__(self, kubeconfig: Path):
+        self.kubeconfig = kubeconfig
+        self.path = binary("kubectl")
+
+    def run(self, *args: str, input: str | None = None, check: bool = True,
+            timeout: float = 120) -> subprocess.CompletedProcess:
+        proc = subprocess.run([self.path, f"--kubeconfig={self.kubeconfig}", *args], input=input,
+                              capture_output=True, text=True, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+        return proc
+
+    def __call__(self, *args: str, **kwargs) -> str:
+        return self.run(*args, **kwargs).stdout
+
+    def apply(self, manifest: str | dict | list, *extra: str, check: bool = True) -> subprocess.CompletedProcess:
+        if not isinstance(manifest, str):
+            docs = manifest if isinstance(manifest, list) else [manifest]
+            manifest = yaml.safe_dump_all(docs)
+        return self.run("apply", "-f", "-", *extra, input=manifest, check=check)
+
+    def get_json(self, *args: str) -> dict:
+        return json.loads(self("get", *args, "-o", "json"))
+
+
+@pytest.fixture(scope="session")
+def mgmt(tmp_path_factory):
+    plane = ManagementPlane(tmp_path_factory.mktemp("mgmt"))
+    plane.up(audit=True)
+    pids = [pid for pid in plane.describe()["pids"].values() if pid]
+    yield plane
+    plane.down()
+    survivors = [pid for pid in pids if processes.alive(pid)]
+    assert not survivors, f"processes left running after the session: {survivors}"
+
+
+@pytest.fixture(scope="session")
+def kubectl(mgmt) -> Kubectl:
+    return Kubectl(mgmt.kubeconfig)
+
+
+@pytest.fixture
+def namespace(kubectl, request):
+    """A fresh namespace per test, deleted afterwards (without waiting)."""
+    name = f"t-{request.node.name.lower().replace('_', '-')[:40].strip('-')}-{os.getpid() % 1000}"
+    name = "".join(c if c.isalnum() or c == "-" else "-" for c in name)[:63].strip("-")
+    kubectl("create", "namespace", name)
+    yield name
+    kubectl("delete", "namespace", name, "--wait=false", check=False)

@@ -1,0 +1,109 @@
+"""The local management cluster is real: real CRDs, real Cluster API manager, real kubectl."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from mgmt import processes
+from mgmt.toolchain import cache_dir
+
+PROVIDER_KINDS = {
+    "awsclusters.infrastructure.cluster.x-k8s.io": "AWSCluster",
+    "awsmanagedcontrolplanes.controlplane.cluster.x-k8s.io": "AWSManagedControlPlane",
+    "gcpmanagedclusters.infrastructure.cluster.x-k8s.io": "GCPManagedCluster",
+    "azuremanagedcontrolplanes.infrastructure.cluster.x-k8s.io": "AzureManagedControlPlane",
+    "packetclusters.infrastructure.cluster.x-k8s.io": "PacketCluster",
+}
+CAPI_KINDS = {"Cluster", "Machine", "MachineSet", "MachineDeployment", "MachinePool",
+              "MachineHealthCheck", "ClusterClass", "KubeadmControlPlane", "KubeadmConfigTemplate"}
+
+
+def wait_for(predicate, timeout=60, interval=0.5, message="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+def drover(*args: str, timeout: float = 180) -> str:
+    """Run the drover CLI; its stdout, or a failure showing its stderr."""
+    proc = subprocess.run([sys.executable, "-m", "mgmt.cli", *args], capture_output=True, text=True,
+                          timeout=timeout)
+    assert proc.returncode == 0, f"drover {' '.join(args)} failed:\n{proc.stderr}"
+    return proc.stdout
+
+
+def test_server_runs_the_version_we_built(kubectl):
+    version = json.loads(kubectl("version", "-o", "json"))
+    built = json.loads((cache_dir() / "versions.json").read_text())["binaries"]
+    assert version["serverVersion"]["gitVersion"] == built["kube-apiserver"]
+    assert version["clientVersion"]["gitVersion"] == built["kubectl"]
+
+
+def test_capi_and_provider_crds_are_installed(kubectl):
+    crds = {c["metadata"]["name"]: c for c in kubectl.get_json("crds")["items"]}
+    kinds = {c["spec"]["names"]["kind"] for c in crds.values()}
+    assert CAPI_KINDS <= kinds
+    for name, kind in PROVIDER_KINDS.items():
+        assert crds[name]["spec"]["names"]["kind"] == kind
+        labels = crds[name]["metadata"]["labels"]
+        served = [v["name"] for v in crds[name]["spec"]["versions"] if v["served"]]
+        assert labels["cluster.x-k8s.io/v1beta1"] == "_".join(served)  # the providers' contract
+
+
+@pytest.mark.xfail(strict=True, reason="the CAPDO module (sigs.k8s.io/cluster-api-provider-digitalocean) "
+                   "is not served by the Go module proxy reachable here, so DOCluster's CRD cannot be fetched")
+def test_digitalocean_crds_are_installed(kubectl):
+    assert kubectl.run("get", "crd", "doclusters.infrastructure.cluster.x-k8s.io", check=False).returncode == 0
+
+
+def test_capi_manager_reconciles_a_cluster(kubectl, namespace):
+    kubectl.apply([
+        {"apiVersion": "infrastructure.cluster.x-k8s.io/v1beta2", "kind": "AWSCluster",
+         "metadata": {"name": "c1", "namespace": namespace}, "spec": {"region": "eu-west-1"}},
+        {"apiVersion": "controlplane.cluster.x-k8s.io/v1beta2", "kind": "AWSManagedControlPlane",
+         "metadata": {"name": "c1-cp", "namespace": namespace}, "spec": {"region": "eu-west-1"}},
+        {"apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "Cluster",
+         "metadata": {"name": "c1", "namespace": namespace},
+         "spec": {"infrastructureRef": {"apiGroup": "infrastructure.cluster.x-k8s.io", "kind": "AWSCluster", "name": "c1"},
+                  "controlPlaneRef": {"apiGroup": "controlplane.cluster.x-k8s.io",
+                                      "kind": "AWSManagedControlPlane", "name": "c1-cp"}}},
+    ])
+
+    def reconciled():
+        cluster = kubectl.get_json("cluster", "c1", "-n", namespace)
+        types = {c["type"] for c in cluster.get("status", {}).get("conditions", [])}
+        return cluster if cluster.get("status", {}).get("phase") and "InfrastructureReady" in types else None
+
+    cluster = wait_for(reconciled, message="the CAPI manager to reconcile the Cluster")
+    assert cluster["status"]["phase"] == "Provisioning"
+    assert "cluster.cluster.x-k8s.io" in cluster["metadata"]["finalizers"]
+    infra = kubectl.get_json("awscluster", "c1", "-n", namespace)
+    assert any(ref["kind"] == "Cluster" and ref["name"] == "c1" for ref in infra["metadata"]["ownerReferences"])
+
+
+def test_drover_up_on_an_existing_cluster_installs_only_what_is_missing(kubectl, mgmt):
+    kubectl("delete", "crd", "packetmachines.infrastructure.cluster.x-k8s.io")
+    assert "installed 1 missing CRDs" in drover("up", f"--kubeconfig={mgmt.kubeconfig}", "--no-capi-manager")
+    assert kubectl.run("get", "crd", "packetmachines.infrastructure.cluster.x-k8s.io").returncode == 0
+    assert "all CRDs present" in drover("up", f"--kubeconfig={mgmt.kubeconfig}", "--no-capi-manager")
+
+
+def test_drover_up_and_down_leave_nothing_running(tmp_path):
+    try:
+        out = drover("up", f"--state-dir={tmp_path}")
+        assert "management cluster ready at https://127.0.0.1:" in out
+        pids = [int(line.split("pid")[1]) for line in out.splitlines() if " pid " in line]
+        assert len(pids) == 3 and all(processes.alive(pid) for pid in pids)
+    finally:
+        drover("down", f"--state-dir={tmp_path}")
+    assert not any(processes.alive(pid) for pid in pids)
+    assert not tmp_path.exists()

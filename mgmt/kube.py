@@ -1,0 +1,252 @@
+"""The one layer through which Drover talks to any Kubernetes API server.
+
+A thin async wrapper over kubernetes_asyncio's ApiClient that speaks plain dicts:
+discovery (kind -> resource), get/list/create/delete, merge patches and
+server-side apply under Drover's field manager. Management and workload
+clusters use the same class; errors come back as `KubeError` carrying the
+server's own message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+from kubernetes_asyncio import client as k8s
+from kubernetes_asyncio import config as k8s_config
+from kubernetes_asyncio.client.exceptions import ApiException
+
+FIELD_MANAGER = "drover"
+USER_AGENT = "drover/0.1"
+
+
+class KubeError(Exception):
+    """An error answered by the API server (or the connection to it)."""
+
+    def __init__(self, status: int, reason: str, message: str):
+        self.status, self.reason, self.message = status, reason, message
+        super().__init__(f"{reason or status}: {message}" if message else f"{status} {reason}")
+
+    @property
+    def not_found(self) -> bool:
+        return self.status == 404
+
+    @classmethod
+    def from_api_exception(cls, error: ApiException) -> "KubeError":
+        message, reason = "", error.reason or ""
+        try:
+            body = json.loads(error.body or "{}")
+            message, reason = body.get("message", ""), body.get("reason", reason)
+        except (TypeError, ValueError):
+            message = str(error.body or "")[:500]
+        return cls(error.status or 0, reason, message)
+
+
+class Unreachable(KubeError):
+    """The API server did not answer (refused, timed out, TLS failure)."""
+
+    def __init__(self, message: str):
+        super().__init__(0, "Unreachable", message)
+
+
+@dataclass(frozen=True)
+class Resource:
+    api_version: str
+    kind: str
+    plural: str
+    namespaced: bool
+
+    def path(self, name: str | None = None, namespace: str | None = None,
+             subresource: str | None = None) -> str:
+        base = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
+        parts = [base]
+        if self.namespaced and namespace:
+            parts.append(f"namespaces/{namespace}")
+        parts.append(self.plural)
+        if name:
+            parts.append(name)
+        if subresource:
+            parts.append(subresource)
+        return "/".join(parts)
+
+
+def _selector(labels: Mapping[str, str] | str | None) -> str | None:
+    if labels is None or isinstance(labels, str):
+        return labels
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
+class Kube:
+    """One API server. Create with `await Kube.from_kubeconfig(...)`; `await close()` when done."""
+
+    def __init__(self, api: k8s.ApiClient, timeout: float = 30.0):
+        self.api = api
+        self.api.user_agent = USER_AGENT
+        self.timeout = timeout
+        self._resources: dict[tuple[str, str], Resource] = {}
+        self._discovered: set[str] = set()
+        self._discovery_lock = asyncio.Lock()
+
+    @classmethod
+    async def from_kubeconfig(cls, path: str | None = None, context: str | None = None,
+                              timeout: float = 30.0) -> "Kube":
+        api = await k8s_config.new_client_from_config(config_file=path, context=context)
+        return cls(api, timeout)
+
+    @classmethod
+    async def from_kubeconfig_dict(cls, config: dict, timeout: float = 30.0) -> "Kube":
+        api = await k8s_config.new_client_from_config_dict(config)
+        return cls(api, timeout)
+
+    async def close(self) -> None:
+        await self.api.close()
+
+    async def __aenter__(self) -> "Kube":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    @property
+    def host(self) -> str:
+        return self.api.configuration.host
+
+    # -- raw requests -------------------------------------------------------
+
+    async def request(self, method: str, path: str, body: Any = None,
+                      query: Iterable[tuple[str, Any]] = (), content_type: str = "application/json",
+                      timeout: float | None = None) -> Any:
+        """Send one request; JSON answers come back decoded, others as text."""
+        headers = {"Accept": "application/json, */*", "Content-Type": content_type}
+        try:
+            response = await self.api.call_api(
+                path, method, query_params=list(query), header_params=headers, body=body,
+                auth_settings=["BearerToken"], _preload_content=False,
+                _return_http_data_only=True, _request_timeout=timeout or self.timeout,
+            )
+            raw = await response.read()
+        except ApiException as error:
+            raise KubeError.from_api_exception(error) from None
+        except (OSError, asyncio.TimeoutError) as error:
+            raise Unreachable(f"{self.host}: {type(error).__name__}: {error}") from None
+        except Exception as error:  # aiohttp's client errors do not share a base with OSError
+            if type(error).__module__.startswith("aiohttp"):
+                raise Unreachable(f"{self.host}: {type(error).__name__}: {error}") from None
+            raise
+        text = raw.decode()
+        try:
+            decoded = json.loads(text)
+        except ValueError:
+            decoded = text
+        if response.status >= 400:
+            status = decoded if isinstance(decoded, dict) else {}
+            raise KubeError(response.status, status.get("reason", response.reason or ""),
+                            status.get("message", text[:500] if not status else ""))
+        return decoded
+
+    # -- discovery ----------------------------------------------------------
+
+    async def resource(self, api_version: str, kind: str) -> Resource:
+        key = (api_version, kind)
+        if key not in self._resources or api_version not in self._discovered:
+            await self._discover(api_version, refresh=key not in self._resources)
+        try:
+            return self._resources[key]
+        except KeyError:
+            raise KubeError(404, "NotFound", f"the server has no resource for kind {kind} in {api_version}") from None
+
+    async def _discover(self, api_version: str, refresh: bool) -> None:
+        async with self._discovery_lock:
+            if api_version in self._discovered and not refresh:
+                return
+            path = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+            try:
+                listing = await self.request("GET", path)
+            except KubeError as error:
+                if error.not_found:
+                    return
+                raise
+            for item in listing.get("resources", []):
+                if "/" in item["name"]:
+                    continue
+                self._resources[(api_version, item["kind"])] = Resource(
+                    api_version, item["kind"], item["name"], item["namespaced"])
+            self._discovered.add(api_version)
+
+    def forget_discovery(self) -> None:
+        """Forget what discovery learnt (after CRDs were installed or removed)."""
+        self._resources.clear()
+        self._discovered.clear()
+
+    # -- objects ------------------------------------------------------------
+
+    async def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict | None:
+        res = await self.resource(api_version, kind)
+        try:
+            return await self.request("GET", res.path(name, namespace))
+        except KubeError as error:
+            if error.not_found:
+                return None
+            raise
+
+    async def list(self, api_version: str, kind: str, namespace: str | None = None,
+                   labels: Mapping[str, str] | str | None = None) -> list[dict]:
+        res = await self.resource(api_version, kind)
+        query = [("labelSelector", _selector(labels))] if labels else []
+        items, token = [], None
+        while True:
+            page = await self.request("GET", res.path(namespace=namespace),
+                                      query=[*query, ("limit", 500)] + ([("continue", token)] if token else []))
+            for item in page.get("items", []):
+                item.setdefault("apiVersion", api_version)
+                item.setdefault("kind", kind)
+                items.append(item)
+            token = page.get("metadata", {}).get("continue")
+            if not token:
+                return items
+
+    async def create(self, obj: dict) -> dict:
+        res = await self.resource(obj["apiVersion"], obj["kind"])
+        return await self.request("POST", res.path(namespace=obj["metadata"].get("namespace")), body=obj)
+
+    async def apply(self, obj: dict, manager: str = FIELD_MANAGER, force: bool = True,
+                    dry_run: bool = False, subresource: str | None = None) -> dict:
+        """Server-side apply `obj` (the fields this manager wants) and return the result."""
+        res = await self.resource(obj["apiVersion"], obj["kind"])
+        meta = obj["metadata"]
+        query = [("fieldManager", manager), ("force", "true" if force else "false")]
+        if dry_run:
+            query.append(("dryRun", "All"))
+        return await self.request(
+            "PATCH", res.path(meta["name"], meta.get("namespace"), subresource),
+            body=obj, query=query, content_type="application/apply-patch+yaml",
+        )
+
+    async def patch(self, api_version: str, kind: str, name: str, namespace: str | None,
+                    patch: dict, subresource: str | None = None) -> dict:
+        """A JSON merge patch."""
+        res = await self.resource(api_version, kind)
+        return await self.request("PATCH", res.path(name, namespace, subresource), body=patch,
+                                  content_type="application/merge-patch+json")
+
+    async def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None,
+                     propagation: str = "Background") -> bool:
+        """Delete an object; False when it was already gone."""
+        res = await self.resource(api_version, kind)
+        try:
+            await self.request("DELETE", res.path(name, namespace),
+                               body={"propagationPolicy": propagation})
+            return True
+        except KubeError as error:
+            if error.not_found:
+                return False
+            raise
+
+
+def object_ref(obj: Mapping) -> str:
+    """`Kind/namespace/name` of an object, for messages."""
+    meta = obj.get("metadata", {})
+    ns = f"{meta['namespace']}/" if meta.get("namespace") else ""
+    return f"{obj.get('kind')}/{ns}{meta.get('name')}"
