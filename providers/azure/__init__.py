@@ -1,0 +1,91 @@
+"""Microsoft Azure through Cluster API Provider Azure (CAPZ v1.23).
+
+Flavors: `kubeadm` (a kubeadm control plane on VMs, the default) and `aks` (an AKS cluster with
+one agent pool per worker pool; the first pool is the System pool AKS requires).
+AZURE_SUBSCRIPTION_ID comes from the request's variables.
+"""
+
+from __future__ import annotations
+
+import re
+
+from providers.base import ClusterRequest, Credentials, Provider, WorkerPool
+
+from . import cloud, defaults
+
+# AKS Linux agent pool names: lowercase letters and digits, starting with a letter, at most 12.
+_AGENT_POOL_MAX = 12
+
+
+def agent_pool_names(workers: tuple[WorkerPool, ...]) -> dict[str, str]:
+    """A valid, unique AKS agent pool name for each worker pool, in declaration order."""
+    names: dict[str, str] = {}
+    for index, pool in enumerate(workers):
+        base = re.sub(r"[^a-z0-9]", "", pool.name.lower())
+        if not base or not base[0].isalpha():
+            base = f"p{base}"
+        name, n = base[:_AGENT_POOL_MAX], index
+        while name in names.values():
+            suffix = str(n)
+            name = base[: _AGENT_POOL_MAX - len(suffix)] + suffix
+            n += 1
+        names[pool.name] = name
+    return names
+
+
+def _version(v: str) -> str:
+    return v if v.startswith("v") else f"v{v}"
+
+
+class AzureProvider(Provider):
+    name = "azure"
+    flavors = ("kubeadm", "aks")
+    default_flavor = "kubeadm"
+
+    def variables(self, request: ClusterRequest) -> dict[str, str]:
+        values = {
+            "CLUSTER_NAME": request.name,
+            "NAMESPACE": request.namespace,
+            "KUBERNETES_VERSION": request.kubernetes_version,
+            "CONTROL_PLANE_MACHINE_COUNT": str(request.control_plane_replicas),
+            "AZURE_CONTROL_PLANE_MACHINE_TYPE": request.control_plane_machine_type
+            or defaults.MACHINE_TYPE,
+            "AZURE_CLUSTER_IDENTITY_NAME": defaults.identity_name(request),
+            "AZURE_RESOURCE_GROUP": defaults.resource_group(request),
+            "WORKER_MACHINE_COUNT": "0",
+            "AZURE_NODE_MACHINE_TYPE": defaults.MACHINE_TYPE,
+        }
+        if request.region:
+            values["AZURE_LOCATION"] = request.region
+        if request.flavor == defaults.MANAGED_FLAVOR:
+            values["AKS_CLUSTER_NAME"] = defaults.aks_cluster_name(request)
+        if request.workers:
+            values.update(self.pool_variables(request, request.workers[0]))
+        values.update(request.variables)
+        values["KUBERNETES_VERSION"] = _version(values["KUBERNETES_VERSION"])
+        return values
+
+    def pool_variables(self, request: ClusterRequest, pool: WorkerPool) -> dict[str, str]:
+        values = super().pool_variables(request, pool)
+        values["AZURE_NODE_MACHINE_TYPE"] = (
+            pool.machine_type
+            or request.variables.get("AZURE_NODE_MACHINE_TYPE")
+            or defaults.MACHINE_TYPE
+        )
+        if request.flavor == defaults.MANAGED_FLAVOR:
+            workers = request.workers if pool in request.workers else (pool, *request.workers)
+            values["AZURE_NODE_POOL_NAME"] = agent_pool_names(workers)[pool.name]
+            values["AZURE_NODE_POOL_MODE"] = "System" if workers[0].name == pool.name else "User"
+        return values
+
+    def preflight(self, request: ClusterRequest, credentials: Credentials | None):
+        return cloud.preflight(request, credentials)
+
+    def cloud_health(self, request: ClusterRequest, credentials: Credentials | None):
+        return cloud.cloud_health(request, credentials)
+
+    def credential_objects(self, request: ClusterRequest, credentials: Credentials) -> list[dict]:
+        return cloud.credential_objects(request, credentials)
+
+
+PROVIDER = AzureProvider()

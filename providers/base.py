@@ -1,0 +1,134 @@
+"""The one interface between the controller and an infrastructure provider.
+
+The controller hands a provider a `ClusterRequest` (what the Fleet declares for one
+cluster) and, for cloud providers, the `Credentials` read from the cluster's
+`credentialsRef` Secret. A provider answers three questions: which clusterctl
+template and variables render the cluster, is the cloud ready for it (preflight),
+and what does the cloud itself say about it (cloud health). Providers never call
+the Kubernetes API; SDK calls are synchronous and the controller runs them in a
+thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Mapping
+
+
+@dataclass(frozen=True)
+class WorkerPool:
+    name: str
+    replicas: int
+    machine_type: str | None = None
+
+
+@dataclass(frozen=True)
+class ClusterRequest:
+    """One declared cluster, as the provider sees it."""
+
+    name: str
+    namespace: str
+    provider: str
+    flavor: str
+    kubernetes_version: str
+    region: str | None = None
+    control_plane_replicas: int = 1
+    control_plane_machine_type: str | None = None
+    workers: tuple[WorkerPool, ...] = ()
+    labels: Mapping[str, str] = field(default_factory=dict)
+    variables: Mapping[str, str] = field(default_factory=dict)
+    fleet: str | None = None
+
+
+class Credentials:
+    """The data of a credentials Secret. Its repr never shows the values."""
+
+    def __init__(self, secret_name: str, data: Mapping[str, str]):
+        self.secret_name = secret_name
+        self._data = dict(data)
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        return self._data.get(key, default)
+
+    def __getitem__(self, key: str) -> str:
+        return self._data[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._data
+
+    def keys(self):
+        return self._data.keys()
+
+    def values(self):
+        """The secret values themselves, for redaction checks."""
+        return list(self._data.values())
+
+    def __repr__(self) -> str:
+        return f"Credentials(secret={self.secret_name!r}, keys={sorted(self._data)!r})"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class PreflightFailure:
+    """A reason the cloud cannot host the cluster; `reason` is CamelCase."""
+
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class CloudHealth:
+    """The cloud's own view of a cluster.
+
+    `state` is one of Healthy, Degraded, Provisioning, Deleting, NotFound, Unknown.
+    `details` holds short, non-secret facts (node group status, power state, ...).
+    """
+
+    state: str
+    message: str = ""
+    details: Mapping[str, str] = field(default_factory=dict)
+
+
+class ProviderError(Exception):
+    """A request the provider cannot render (bad flavor, missing value)."""
+
+
+class Provider:
+    """Base for every provider; subclasses set the class attributes and override hooks."""
+
+    name: str = ""
+    flavors: tuple[str, ...] = ()
+    default_flavor: str = ""
+    #: False for providers that need no cloud account (local).
+    needs_credentials: bool = True
+    #: A sentence shown as a warning condition on every member of this provider.
+    retired: str | None = None
+
+    def template(self, flavor: str) -> str:
+        """The clusterctl template text for a flavor."""
+        if flavor not in self.flavors:
+            raise ProviderError(
+                f"provider {self.name!r} has no flavor {flavor!r} (choose one of {', '.join(self.flavors)})"
+            )
+        file = "cluster-template.yaml" if flavor == self.default_flavor else f"cluster-template-{flavor}.yaml"
+        return resources.files(f"providers.{self.name}").joinpath("templates", file).read_text()
+
+    def variables(self, request: ClusterRequest) -> dict[str, str]:
+        """clusterctl variables derived from the request (the request's own `variables` win)."""
+        return {}
+
+    def pool_variables(self, request: ClusterRequest, pool: WorkerPool) -> dict[str, str]:
+        """Variables of one worker pool, on top of the cluster's."""
+        return {"WORKER_POOL_NAME": pool.name, "WORKER_MACHINE_COUNT": str(pool.replicas)}
+
+    def preflight(self, request: ClusterRequest, credentials: Credentials | None) -> list[PreflightFailure]:
+        return []
+
+    def cloud_health(self, request: ClusterRequest, credentials: Credentials | None) -> CloudHealth | None:
+        return None
+
+    def credential_objects(self, request: ClusterRequest, credentials: Credentials) -> list[dict]:
+        """Objects the CAPI provider needs to use these credentials (identities, Secrets)."""
+        return []
