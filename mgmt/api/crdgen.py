@@ -1,0 +1,167 @@
+"""Generate CustomResourceDefinitions from pydantic models.
+
+    python -m mgmt.api.crdgen crds        write crds/*.yaml
+    python -m mgmt.api.crdgen --check crds  fail when crds/ is stale
+
+pydantic's JSON schema is turned into a structural OpenAPI v3 schema: `$ref`s
+inlined, `Optional[X]` collapsed to X, titles dropped, free-form values marked
+`x-kubernetes-preserve-unknown-fields`, `int | str` as `x-kubernetes-int-or-string`.
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+
+_KEEP = {"type", "properties", "items", "required", "enum", "pattern", "minimum", "maximum",
+         "minLength", "maxLength", "minItems", "maxItems", "description", "default", "format",
+         "additionalProperties", "x-kubernetes-validations", "x-kubernetes-list-type",
+         "x-kubernetes-list-map-keys", "x-kubernetes-int-or-string",
+         "x-kubernetes-preserve-unknown-fields", "nullable"}
+
+
+def structural(schema: dict, defs: dict) -> dict:
+    """One pydantic JSON schema node -> a structural OpenAPI node."""
+    schema = copy.deepcopy(schema)
+    if "$ref" in schema:
+        target = structural(defs[schema.pop("$ref").split("/")[-1]], defs)
+        return {**target, **{k: v for k, v in structural(schema, defs).items() if k != "type"}} if schema else target
+    if "anyOf" in schema:
+        options = [o for o in schema.pop("anyOf") if o.get("type") != "null"]
+        types = {o.get("type") for o in options}
+        if types == {"integer", "string"}:
+            base = {"x-kubernetes-int-or-string": True}
+        elif len(options) == 1:
+            base = structural(options[0], defs)
+        else:
+            base = {"x-kubernetes-preserve-unknown-fields": True}
+        rest = structural(schema, defs) if schema else {}
+        rest.pop("type", None)
+        return {**base, **rest}
+    if schema.get("x-kubernetes-int-or-string"):
+        schema.pop("type", None)
+    if "const" in schema:
+        schema["enum"] = [schema.pop("const")]
+    out = {k: v for k, v in schema.items() if k in _KEEP}
+    if out.get("default") is not None and isinstance(out["default"], (dict, list)):
+        out.pop("default")
+    if out.get("default") is None:
+        out.pop("default", None)
+    if "properties" in out:
+        out["type"] = "object"
+        out["properties"] = {k: structural(v, defs) for k, v in out["properties"].items()}
+    if "items" in out:
+        out["items"] = structural(out["items"], defs)
+    if "additionalProperties" in out:
+        extra = out["additionalProperties"]
+        if extra is True or extra == {}:
+            out.pop("additionalProperties")
+            out["x-kubernetes-preserve-unknown-fields"] = True
+        elif extra is False:
+            out.pop("additionalProperties")
+        else:
+            out["additionalProperties"] = structural(extra, defs)
+    if not out.get("type") and not out.get("x-kubernetes-int-or-string") and "properties" not in out:
+        out.setdefault("x-kubernetes-preserve-unknown-fields", True)
+        out["type"] = "object"
+    return out
+
+
+def schema_of(model: type[BaseModel]) -> dict:
+    raw = model.model_json_schema(by_alias=True, mode="validation")
+    return structural(raw, raw.get("$defs", {}))
+
+
+@dataclass
+class Kind:
+    group: str
+    version: str
+    kind: str
+    plural: str
+    spec: type[BaseModel] | None
+    status: type[BaseModel] | None
+    scope: str = "Namespaced"
+    short_names: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    columns: list[dict] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+    root_rules: list[dict] = field(default_factory=list)
+    spec_required: bool = True
+
+    @property
+    def name(self) -> str:
+        return f"{self.plural}.{self.group}"
+
+
+def crd(kind: Kind) -> dict:
+    properties: dict[str, Any] = {}
+    if kind.spec:
+        properties["spec"] = schema_of(kind.spec)
+    if kind.status:
+        properties["status"] = schema_of(kind.status)
+    root: dict[str, Any] = {"type": "object", "properties": {
+        "apiVersion": {"type": "string"}, "kind": {"type": "string"}, "metadata": {"type": "object"},
+        **properties}}
+    if kind.spec and kind.spec_required:
+        root["required"] = ["spec"]
+    if kind.root_rules:
+        root["x-kubernetes-validations"] = kind.root_rules
+    version = {"name": kind.version, "served": True, "storage": True, "schema": {"openAPIV3Schema": root}}
+    if kind.status:
+        version["subresources"] = {"status": {}}
+    if kind.columns:
+        version["additionalPrinterColumns"] = kind.columns
+    names = {"kind": kind.kind, "listKind": f"{kind.kind}List", "plural": kind.plural,
+             "singular": kind.kind.lower()}
+    if kind.short_names:
+        names["shortNames"] = kind.short_names
+    if kind.categories:
+        names["categories"] = kind.categories
+    meta: dict[str, Any] = {"name": kind.name}
+    if kind.labels:
+        meta["labels"] = kind.labels
+    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": meta,
+            "spec": {"group": kind.group, "scope": kind.scope, "names": names, "versions": [version]}}
+
+
+def all_kinds() -> list[Kind]:
+    from mgmt.api.kinds import KINDS
+    from providers.local.api import KINDS as LOCAL_KINDS
+    return [*KINDS, *LOCAL_KINDS]
+
+
+def render_all() -> dict[str, str]:
+    header = "# Generated by `make crds` (python -m mgmt.api.crdgen) from the models. Do not edit.\n"
+    return {f"{k.group}_{k.plural}.yaml": header + yaml.safe_dump(crd(k), sort_keys=False, width=100)
+            for k in all_kinds()}
+
+
+def main(argv: list[str]) -> int:
+    check = "--check" in argv
+    target = Path(next(a for a in argv if not a.startswith("--")))
+    files = render_all()
+    stale = [name for name, text in files.items()
+             if not (target / name).exists() or (target / name).read_text() != text]
+    extra = [p.name for p in target.glob("*.yaml") if p.name not in files]
+    if check:
+        if stale or extra:
+            print(f"crds/ is stale ({', '.join(stale + extra)}): run `make crds`", file=sys.stderr)
+            return 1
+        return 0
+    target.mkdir(parents=True, exist_ok=True)
+    for name in extra:
+        (target / name).unlink()
+    for name, text in files.items():
+        (target / name).write_text(text)
+    print(f"wrote {len(files)} CRDs to {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

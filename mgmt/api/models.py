@@ -1,0 +1,330 @@
+"""The Fleet and FleetMember API (fleet.drover.dev/v1alpha1).
+
+These pydantic models are the single source of the API: the controller parses
+objects with them and `mgmt.api.crdgen` turns them into the CRDs in `crds/`
+(OpenAPI schema, CEL rules, printer columns). Field names are camelCase on the
+wire; rules that the schema alone cannot say live in `x-kubernetes-validations`
+next to the field they concern, so a refusal names that field.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+GROUP = "fleet.drover.dev"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+FLEET_LABEL = "fleet.drover.dev/fleet"
+CLUSTER_NAME_LABEL = "cluster.x-k8s.io/cluster-name"
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+K8S_VERSION = r"^v[0-9]+\.[0-9]+\.[0-9]+$"
+DURATION = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
+PROVIDERS = ("aws", "gcp", "azure", "digitalocean", "packet", "local")
+
+
+def rule(expression: str, message: str, field_path: str | None = None, reason: str | None = None) -> dict:
+    out = {"rule": expression, "message": message}
+    if field_path:
+        out["fieldPath"] = field_path
+    if reason:
+        out["reason"] = reason
+    return out
+
+
+def cel(*rules: dict) -> dict:
+    return {"x-kubernetes-validations": list(rules)}
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    def wire(self) -> dict:
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+
+# ---------------------------------------------------------------------------
+# Fleet spec
+
+class WorkerPool(Model):
+    name: str = Field(pattern=DNS_LABEL, max_length=20, description="Pool name, unique in the cluster.")
+    replicas: int = Field(1, ge=0, le=1000)
+    machine_type: str | None = Field(None, max_length=100, description="Instance type / size for this pool.")
+
+
+class ControlPlane(Model):
+    model_config = ConfigDict(json_schema_extra=cel(rule(
+        "self.replicas % 2 == 1", "control plane replicas must be odd (1, 3, 5 or 7) to keep etcd quorum",
+        ".replicas")))
+    replicas: int = Field(1, ge=1, le=7)
+    machine_type: str | None = Field(None, max_length=100)
+
+
+class LocalObjectReference(Model):
+    name: str = Field(pattern=DNS_LABEL, max_length=253)
+
+
+class ClusterSpec(Model):
+    model_config = ConfigDict(json_schema_extra=lambda schema, _: schema.update(_cluster_rules()))
+    name: str = Field(pattern=DNS_LABEL, max_length=40,
+                      description="Name of the Cluster API Cluster (unique in the Fleet's namespace).")
+    provider: Literal["aws", "gcp", "azure", "digitalocean", "packet", "local"]
+    flavor: str | None = Field(None, max_length=40, description="Template flavor; the provider's default if unset.")
+    region: str | None = Field(None, max_length=64)
+    kubernetes_version: str = Field(pattern=K8S_VERSION, max_length=20, description="e.g. v1.35.8")
+    control_plane: ControlPlane = Field(default_factory=ControlPlane)
+    workers: list[WorkerPool] = Field(default_factory=list, max_length=20, json_schema_extra={
+        "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]})
+    labels: dict[str, str] = Field(default_factory=dict)
+    variables: dict[str, str] = Field(default_factory=dict, json_schema_extra=cel(rule(
+        "self.all(k, k.matches('^[A-Za-z_][A-Za-z0-9_]*$'))",
+        "variable names must be clusterctl variable names (letters, digits, underscore)")),
+        description="clusterctl template variables; they override what Drover derives.")
+    credentials_ref: LocalObjectReference | None = Field(
+        None, description="Secret in the Fleet's namespace holding this cloud's credentials.")
+    deletion_policy: Literal["Delete", "Orphan"] = "Delete"
+
+
+class LabelSelectorRequirement(Model):
+    key: str
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
+    values: list[str] = Field(default_factory=list)
+
+
+class LabelSelector(Model):
+    match_labels: dict[str, str] = Field(default_factory=dict)
+    match_expressions: list[LabelSelectorRequirement] = Field(default_factory=list)
+
+
+class SourceRef(Model):
+    kind: Literal["ConfigMap", "Secret"]
+    name: str = Field(pattern=DNS_LABEL, max_length=253)
+    key: str | None = Field(None, description="Only this key (default: every key, in key order).")
+
+
+class HelmSource(Model):
+    model_config = ConfigDict(json_schema_extra=cel(rule(
+        "[has(self.repository), has(self.path), has(self.chartFrom), self.chart.startsWith('oci://')]"
+        ".filter(x, x).size() == 1",
+        "helm needs exactly one chart source: repository (with chart), an oci:// chart, path, or chartFrom")))
+    chart: str = Field("", max_length=512, description="Chart name in the repository, or an oci:// reference.")
+    repository: str | None = Field(None, max_length=512)
+    version: str | None = Field(None, max_length=64)
+    path: str | None = Field(None, max_length=512, description="A chart directory or .tgz on the controller's disk.")
+    chart_from: SourceRef | None = Field(None, description="A packed chart (.tgz) in a ConfigMap or Secret key.")
+    values: dict[str, Any] = Field(default_factory=dict, description=(
+        "Chart values. Strings may use {{ cluster.name }}, {{ cluster.provider }}, "
+        "{{ cluster.region }} and {{ cluster.labels.KEY }}."))
+
+
+class HealthCheck(Model):
+    api_version: str = Field(max_length=128)
+    kind: str = Field(max_length=64)
+    name: str = Field(max_length=253)
+    namespace: str | None = Field(None, max_length=63)
+    condition: str | None = Field(None, max_length=64, description=(
+        "Condition type that must be True. Default: Available for Deployments, all replicas ready "
+        "for StatefulSets and DaemonSets, Established for CRDs."))
+
+
+class Component(Model):
+    model_config = ConfigDict(json_schema_extra=cel(
+        rule("[has(self.manifests), has(self.manifestsFrom), has(self.helm)].filter(x, x).size() == 1",
+             "a component needs exactly one source: manifests, manifestsFrom or helm"),
+        rule("!self.dependsOn.exists(d, d == self.name)", "a component cannot depend on itself", ".dependsOn")))
+    name: str = Field(pattern=DNS_LABEL, max_length=53)
+    namespace: str | None = Field(None, pattern=DNS_LABEL, max_length=63,
+                                  description="Namespace for namespaced objects; created when missing.")
+    manifests: str | None = Field(None, description="Kubernetes manifests (multi-document YAML).")
+    manifests_from: list[SourceRef] | None = Field(None, max_length=20)
+    helm: HelmSource | None = None
+    depends_on: list[str] = Field(default_factory=list, max_length=20)
+    health_checks: list[HealthCheck] = Field(default_factory=list, max_length=20)
+
+
+class Stack(Model):
+    model_config = ConfigDict(json_schema_extra=cel(rule(
+        "self.components.all(c, c.dependsOn.all(d, self.components.exists(o, o.name == d)))",
+        "dependsOn names a component that is not in the stack", ".components")))
+    components: list[Component] = Field(default_factory=list, max_length=50, json_schema_extra={
+        "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]})
+
+
+class Rollout(Model):
+    max_unavailable: int | str = Field(1, description="Clusters updated at once: a count or a percentage.",
+                                       json_schema_extra={"x-kubernetes-int-or-string": True,
+                                                          **cel(rule("type(self) == int ? self >= 1 : "
+                                                                     "self.matches('^[1-9][0-9]?%$|^100%$')",
+                                                                     "maxUnavailable must be at least 1 or a "
+                                                                     "percentage from 1% to 100%"))})
+    paused: bool = False
+
+
+class Health(Model):
+    probe_interval: str = Field("30s", pattern=DURATION, description="How often each cluster is probed, e.g. 30s.")
+
+
+def _flavor_rules() -> list[dict]:
+    from providers import accepted_flavors
+    rules = []
+    for provider in PROVIDERS:
+        flavors = accepted_flavors(provider)
+        allowed = ", ".join(f"'{f}'" for f in flavors)
+        rules.append(rule(f"self.provider != '{provider}' || !has(self.flavor) || self.flavor in [{allowed}]",
+                          f"flavor for {provider} must be one of: {', '.join(flavors)}", ".flavor"))
+    return rules
+
+
+def _cluster_rules() -> dict:
+    clouds = ", ".join(f"'{p}'" for p in PROVIDERS if p != "local")
+    return cel(
+        *_flavor_rules(),
+        rule(f"!(self.provider in [{clouds}]) || has(self.region)", "region is required for cloud providers",
+             ".region"),
+        rule(f"!(self.provider in [{clouds}]) || has(self.credentialsRef)",
+             "credentialsRef is required for cloud providers", ".credentialsRef"),
+    )
+
+
+class FleetSpec(Model):
+    clusters: list[ClusterSpec] = Field(default_factory=list, max_length=5000, json_schema_extra={
+        "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]})
+    selector: LabelSelector | None = Field(None, description=(
+        "Adopt existing Cluster API Clusters in this namespace whose labels match."))
+    stack: Stack = Field(default_factory=Stack)
+    rollout: Rollout = Field(default_factory=Rollout)
+    health: Health = Field(default_factory=Health)
+
+
+# ---------------------------------------------------------------------------
+# Status shapes
+
+class Condition(Model):
+    """metav1.Condition."""
+    type: str
+    status: Literal["True", "False", "Unknown"]
+    reason: str
+    message: str = ""
+    last_transition_time: str
+    observed_generation: int | None = None
+
+
+class Counts(Model):
+    desired: int = 0
+    provisioning: int = 0
+    ready: int = 0
+    stack_ready: int = 0
+    degraded: int = 0
+    unreachable: int = 0
+    deleting: int = 0
+
+
+class UnwellMember(Model):
+    cluster: str
+    reason: str
+    message: str = ""
+    since: str | None = None
+
+
+class FleetStatus(Model):
+    observed_generation: int | None = None
+    counts: Counts = Field(default_factory=Counts)
+    display: str = ""
+    conditions: list[Condition] = Field(default_factory=list)
+    unwell: list[UnwellMember] = Field(default_factory=list, max_length=20,
+                                       description="The first clusters that are not well (capped).")
+    unwell_total: int = 0
+
+
+class MemberSpec(Model):
+    fleet: str
+    cluster: str
+    provider: str | None = None
+    flavor: str | None = None
+    region: str | None = None
+    adopted: bool = False
+    deletion_policy: Literal["Delete", "Orphan"] = "Delete"
+
+
+class CapiStatus(Model):
+    phase: str | None = None
+    control_plane_ready: bool | None = None
+    infrastructure_ready: bool | None = None
+    version: str | None = None
+    conditions: list[dict[str, str]] = Field(default_factory=list)
+
+
+class ApiStatus(Model):
+    reachable: bool = False
+    latency_ms: int | None = None
+    message: str | None = None
+
+
+class NodeCounts(Model):
+    ready: int = 0
+    total: int = 0
+
+
+class ComponentStatus(Model):
+    name: str
+    revision: str | None = None
+    applied: bool = False
+    ready: bool = False
+    drifted: bool = False
+    message: str | None = None
+    applied_at: str | None = None
+    ready_at: str | None = None
+
+
+class CloudStatus(Model):
+    state: str
+    message: str = ""
+    details: dict[str, str] = Field(default_factory=dict)
+
+
+class MemberStatus(Model):
+    phase: str = "Pending"
+    conditions: list[Condition] = Field(default_factory=list)
+    capi: CapiStatus = Field(default_factory=CapiStatus)
+    api: ApiStatus = Field(default_factory=ApiStatus)
+    nodes: NodeCounts = Field(default_factory=NodeCounts)
+    kubernetes_version: str | None = None
+    stack: str | None = Field(None, description="ready/total components, for printing")
+    components: list[ComponentStatus] = Field(default_factory=list)
+    cloud: CloudStatus | None = None
+    last_probe_time: str | None = None
+
+
+# Printer columns ------------------------------------------------------------
+
+def column(name: str, path: str, type_: str = "string", priority: int = 0, description: str = "") -> dict:
+    out = {"name": name, "type": type_, "jsonPath": path}
+    if priority:
+        out["priority"] = priority
+    if description:
+        out["description"] = description
+    return out
+
+
+FLEET_COLUMNS = [
+    column("Clusters", ".status.counts.desired", "integer"),
+    column("Ready", ".status.display"),
+    column("Status", ".status.conditions[?(@.type==\"Ready\")].reason"),
+    column("Stack", ".status.counts.stackReady", "integer", 1, "clusters whose whole stack is ready"),
+    column("Degraded", ".status.counts.degraded", "integer", 1),
+    column("Age", ".metadata.creationTimestamp", "date"),
+]
+
+MEMBER_COLUMNS = [
+    column("Cluster", ".spec.cluster"),
+    column("Provider", ".spec.provider"),
+    column("Phase", ".status.phase"),
+    column("Nodes", ".status.nodes.ready", "integer", description="ready nodes"),
+    column("Version", ".status.kubernetesVersion"),
+    column("Stack", ".status.stack"),
+    column("Latency", ".status.api.latencyMs", "integer", 1, "API /readyz latency in ms"),
+    column("Age", ".metadata.creationTimestamp", "date"),
+]
