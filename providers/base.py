@@ -105,6 +105,8 @@ class Provider:
     needs_credentials: bool = True
     #: A sentence shown as a warning condition on every member of this provider.
     retired: str | None = None
+    #: (apiVersion, kind) of what credential_objects makes besides Secrets.
+    credential_kinds: tuple[tuple[str, str], ...] = ()
 
     def template(self, flavor: str) -> str:
         """The clusterctl template text for a flavor."""
@@ -128,6 +130,10 @@ class Provider:
 
     def cloud_health(self, request: ClusterRequest, credentials: Credentials | None) -> CloudHealth | None:
         return None
+
+    def credential_variables(self, request: ClusterRequest, credentials: Credentials) -> dict[str, str]:
+        """Template variables that come from the credentials (identity kind, project, subscription)."""
+        return {}
 
     def credential_objects(self, request: ClusterRequest, credentials: Credentials) -> list[dict]:
         """Objects the CAPI provider needs to use these credentials (identities, Secrets)."""

@@ -93,10 +93,18 @@ class Kind:
     labels: dict[str, str] = field(default_factory=dict)
     root_rules: list[dict] = field(default_factory=list)
     spec_required: bool = True
+    #: The longest name an object of this kind may have (the API allows nothing else on metadata).
+    max_name_length: int | None = None
 
     @property
     def name(self) -> str:
         return f"{self.plural}.{self.group}"
+
+
+def _metadata(kind: Kind) -> dict:
+    if kind.max_name_length is None:
+        return {"type": "object"}
+    return {"type": "object", "properties": {"name": {"type": "string", "maxLength": kind.max_name_length}}}
 
 
 def crd(kind: Kind) -> dict:
@@ -106,7 +114,7 @@ def crd(kind: Kind) -> dict:
     if kind.status:
         properties["status"] = schema_of(kind.status)
     root: dict[str, Any] = {"type": "object", "properties": {
-        "apiVersion": {"type": "string"}, "kind": {"type": "string"}, "metadata": {"type": "object"},
+        "apiVersion": {"type": "string"}, "kind": {"type": "string"}, "metadata": _metadata(kind),
         **properties}}
     if kind.spec and kind.spec_required:
         root["required"] = ["spec"]

@@ -9,6 +9,7 @@ next to the field they concern, so a refusal names that field.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -79,13 +80,15 @@ class ClusterSpec(Model):
     workers: list[WorkerPool] = Field(default_factory=list, max_length=20, json_schema_extra={
         "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]})
     labels: dict[str, str] = Field(default_factory=dict)
-    variables: dict[str, str] = Field(default_factory=dict, json_schema_extra=cel(rule(
-        "self.all(k, k.matches('^[A-Za-z_][A-Za-z0-9_]*$'))",
-        "variable names must be clusterctl variable names (letters, digits, underscore)")),
-        description="clusterctl template variables; they override what Drover derives.")
+    variables: dict[str, str] = Field(default_factory=dict, json_schema_extra={"maxProperties": 100},
+                                      description="clusterctl template variables; they override what "
+                                                  "Drover derives.")
     credentials_ref: LocalObjectReference | None = Field(
         None, description="Secret in the Fleet's namespace holding this cloud's credentials.")
     deletion_policy: Literal["Delete", "Orphan"] = "Delete"
+    skip_preflight: bool = Field(False, description=(
+        "Create the cluster without asking the cloud first (for management clusters that cannot "
+        "reach the cloud's API). Credentials are still read and handed to the CAPI provider."))
 
 
 class LabelSelectorRequirement(Model):
@@ -134,7 +137,8 @@ class Component(Model):
     model_config = ConfigDict(json_schema_extra=cel(
         rule("[has(self.manifests), has(self.manifestsFrom), has(self.helm)].filter(x, x).size() == 1",
              "a component needs exactly one source: manifests, manifestsFrom or helm"),
-        rule("!self.dependsOn.exists(d, d == self.name)", "a component cannot depend on itself", ".dependsOn")))
+        rule("!has(self.dependsOn) || !self.dependsOn.exists(d, d == self.name)",
+             "a component cannot depend on itself", ".dependsOn")))
     name: str = Field(pattern=DNS_LABEL, max_length=53)
     namespace: str | None = Field(None, pattern=DNS_LABEL, max_length=63,
                                   description="Namespace for namespaced objects; created when missing.")
@@ -147,7 +151,8 @@ class Component(Model):
 
 class Stack(Model):
     model_config = ConfigDict(json_schema_extra=cel(rule(
-        "self.components.all(c, c.dependsOn.all(d, self.components.exists(o, o.name == d)))",
+        "!has(self.components) || self.components.all(c, !has(c.dependsOn) || "
+        "c.dependsOn.all(d, self.components.exists(o, o.name == d)))",
         "dependsOn names a component that is not in the stack", ".components")))
     components: list[Component] = Field(default_factory=list, max_length=50, json_schema_extra={
         "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]})
@@ -155,7 +160,7 @@ class Stack(Model):
 
 class Rollout(Model):
     max_unavailable: int | str = Field(1, description="Clusters updated at once: a count or a percentage.",
-                                       json_schema_extra={"x-kubernetes-int-or-string": True,
+                                       json_schema_extra={"x-kubernetes-int-or-string": True, "maxLength": 4,
                                                           **cel(rule("type(self) == int ? self >= 1 : "
                                                                      "self.matches('^[1-9][0-9]?%$|^100%$')",
                                                                      "maxUnavailable must be at least 1 or a "
@@ -165,6 +170,15 @@ class Rollout(Model):
 
 class Health(Model):
     probe_interval: str = Field("30s", pattern=DURATION, description="How often each cluster is probed, e.g. 30s.")
+
+    def seconds(self) -> float:
+        return parse_duration(self.probe_interval)
+
+
+def parse_duration(text: str) -> float:
+    """A Go-style duration (`1m30s`, `500ms`) in seconds."""
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    return sum(float(number) * units[unit] for number, unit in re.findall(r"([0-9.]+)(ms|s|m|h)", text))
 
 
 def _flavor_rules() -> list[dict]:
@@ -251,10 +265,11 @@ class MemberSpec(Model):
 
 class CapiStatus(Model):
     phase: str | None = None
-    control_plane_ready: bool | None = None
-    infrastructure_ready: bool | None = None
+    control_plane_ready: bool | None = Field(None, description="status.initialization.controlPlaneInitialized")
+    infrastructure_ready: bool | None = Field(None, description="status.initialization.infrastructureProvisioned")
     version: str | None = None
-    conditions: list[dict[str, str]] = Field(default_factory=list)
+    conditions: list[dict[str, str]] = Field(default_factory=list, description="type, status, reason, message")
+    message: str | None = Field(None, description="Why the Cluster could not be read, if it could not.")
 
 
 class ApiStatus(Model):
@@ -266,17 +281,19 @@ class ApiStatus(Model):
 class NodeCounts(Model):
     ready: int = 0
     total: int = 0
+    message: str | None = Field(None, description="Why the Nodes could not be listed, if they could not.")
 
 
 class ComponentStatus(Model):
     name: str
-    revision: str | None = None
-    applied: bool = False
+    revision: str | None = Field(None, description="Revision running in the cluster (hash of the rendered source).")
+    applied: bool = Field(False, description="The revision the Fleet declares is the one applied.")
     ready: bool = False
-    drifted: bool = False
+    drifted: bool = Field(False, description="This sync corrected a change made in the cluster.")
     message: str | None = None
-    applied_at: str | None = None
-    ready_at: str | None = None
+    applied_at: str | None = Field(None, description="When this revision was applied (UTC, microseconds).")
+    ready_at: str | None = Field(None, description="When this revision first became ready.")
+    phase: Literal["Ready", "Progressing", "Waiting", "Paused", "Failed"] | None = None
 
 
 class CloudStatus(Model):

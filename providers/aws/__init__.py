@@ -19,6 +19,8 @@ class AWSProvider(Provider):
     name = "aws"
     flavors = ("kubeadm", "eks")
     default_flavor = "kubeadm"
+    credential_kinds = (("infrastructure.cluster.x-k8s.io/v1beta2", "AWSClusterStaticIdentity"),
+                        ("infrastructure.cluster.x-k8s.io/v1beta2", "AWSClusterRoleIdentity"))
 
     def variables(self, request: ClusterRequest) -> dict[str, str]:
         values = {
@@ -59,6 +61,10 @@ class AWSProvider(Provider):
 
     def cloud_health(self, request: ClusterRequest, credentials: Credentials | None):
         return cloud.cloud_health(request, credentials)
+
+    def credential_variables(self, request: ClusterRequest, credentials: Credentials) -> dict[str, str]:
+        ref = cloud.identity_ref(request, credentials)
+        return {"AWS_CLUSTER_IDENTITY_KIND": ref["kind"], "AWS_CLUSTER_IDENTITY_NAME": ref["name"]}
 
     def credential_objects(self, request: ClusterRequest, credentials: Credentials) -> list[dict]:
         return cloud.credential_objects(request, credentials)

@@ -41,6 +41,7 @@ class AzureProvider(Provider):
     name = "azure"
     flavors = ("kubeadm", "aks")
     default_flavor = "kubeadm"
+    credential_kinds = (("infrastructure.cluster.x-k8s.io/v1beta1", "AzureClusterIdentity"),)
 
     def variables(self, request: ClusterRequest) -> dict[str, str]:
         values = {
@@ -83,6 +84,9 @@ class AzureProvider(Provider):
 
     def cloud_health(self, request: ClusterRequest, credentials: Credentials | None):
         return cloud.cloud_health(request, credentials)
+
+    def credential_variables(self, request: ClusterRequest, credentials: Credentials) -> dict[str, str]:
+        return {"AZURE_SUBSCRIPTION_ID": cloud.parse_credentials(credentials).subscription_id}
 
     def credential_objects(self, request: ClusterRequest, credentials: Credentials) -> list[dict]:
         return cloud.credential_objects(request, credentials)

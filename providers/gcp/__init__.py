@@ -58,6 +58,9 @@ class GCPProvider(Provider):
     def cloud_health(self, request: ClusterRequest, credentials: Credentials | None):
         return cloud.cloud_health(request, credentials)
 
+    def credential_variables(self, request: ClusterRequest, credentials: Credentials) -> dict[str, str]:
+        return {"GCP_PROJECT": cloud.parse_credentials(credentials, request).project}
+
     def credential_objects(self, request: ClusterRequest, credentials: Credentials) -> list[dict]:
         return cloud.credential_objects(request, credentials)
 

@@ -1,0 +1,1 @@
+"""The Fleet controller: kopf handlers, and the per-fleet runtime they drive."""

@@ -1,0 +1,73 @@
+"""Apply rendered objects to the management cluster only when they differ from what is there."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable
+
+import providers
+from mgmt.api.models import CLUSTER_NAME_LABEL, FLEET_LABEL
+from mgmt.kube import Kube, KubeError, object_ref
+
+ORPHANED_ANNOTATION = "fleet.drover.dev/orphaned-from"
+
+
+def contains(live: Any, desired: Any) -> bool:
+    """True when every field of `desired` has the same value in `live` (lists compared whole)."""
+    if isinstance(desired, dict):
+        return isinstance(live, dict) and all(k in live and contains(live[k], v) for k, v in desired.items()
+                                              if v is not None)
+    if isinstance(desired, list):
+        return isinstance(live, list) and len(live) == len(desired) and all(
+            contains(a, b) for a, b in zip(live, desired))
+    return live == desired
+
+
+async def apply_if_changed(kube: Kube, obj: dict) -> tuple[dict, bool]:
+    """Server-side apply `obj` unless the live object already holds it; returns (live, written)."""
+    meta = obj["metadata"]
+    live = await kube.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+    if live is not None and contains(live, {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}):
+        return live, False
+    return await kube.apply(obj), True
+
+
+_KIND_LINE = re.compile(r"^apiVersion:\s*(\S+)\s*\nkind:\s*(\S+)", re.MULTILINE)
+
+
+def template_kinds(provider: str, flavor: str | None) -> list[tuple[str, str]]:
+    """(apiVersion, kind) of every object a provider's template (and its credentials) make."""
+    impl = providers.get(provider)
+    text = impl.template(providers.resolve_flavor(provider, flavor))
+    kinds = {(a.strip('"'), k.strip('"')) for a, k in _KIND_LINE.findall(text)}
+    kinds |= set(impl.credential_kinds)
+    kinds.add(("v1", "Secret"))
+    return sorted(kinds)
+
+
+async def owned_objects(kube: Kube, namespace: str, fleet: str, cluster: str,
+                        kinds: Iterable[tuple[str, str]]) -> list[dict]:
+    """Every object of `kinds` labelled as this fleet's cluster (namespaced and cluster-scoped)."""
+    labels = {FLEET_LABEL: fleet, CLUSTER_NAME_LABEL: cluster}
+    found = []
+    for api_version, kind in kinds:
+        try:
+            resource = await kube.resource(api_version, kind)
+        except KubeError as error:
+            if error.not_found:
+                continue  # a provider whose CRDs are not installed here
+            raise
+        for obj in await kube.list(api_version, kind, namespace if resource.namespaced else None, labels):
+            found.append(obj)
+    return found
+
+
+async def orphan(kube: Kube, obj: dict, fleet: str) -> None:
+    """Let go of an object: drop the fleet label and say where it came from."""
+    meta = obj["metadata"]
+    await kube.patch(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"), {
+        "metadata": {"labels": {FLEET_LABEL: None}, "annotations": {ORPHANED_ANNOTATION: fleet}}})
+
+
+def describe(objects: Iterable[dict]) -> str:
+    return ", ".join(object_ref(o) for o in objects)
