@@ -14,6 +14,7 @@ import shutil
 import ssl
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import yaml
 
@@ -45,7 +46,7 @@ class Etcd:
         return processes.pid_of("etcd", self.state_dir)
 
     @classmethod
-    def ensure(cls, state_dir: Path) -> "Etcd":
+    def ensure(cls, state_dir: Path) -> Etcd:
         """The etcd of this state directory, started if it is not running."""
         state_dir.mkdir(parents=True, exist_ok=True)
         saved = _load(state_dir / "etcd.json")
@@ -102,7 +103,7 @@ class ApiServer:
 
     @classmethod
     def ensure(cls, name: str, state_dir: Path, etcd_url: str, etcd_prefix: str = "/registry",
-               audit: bool = False, wait: bool = True) -> "ApiServer":
+               audit: bool = False, wait: bool = True) -> ApiServer:
         """The API server of this state directory, (re)started if it is not running."""
         state_dir.mkdir(parents=True, exist_ok=True)
         saved = _load(state_dir / "apiserver.json")
@@ -208,3 +209,105 @@ def kubeconfig_dict(cluster: str, server: str, ca_pem: bytes, cert_pem: bytes, k
                                                           "client-key-data": b64(key_pem)}}],
         "contexts": [{"name": context, "context": {"cluster": cluster, "user": f"{user}@{cluster}"}}],
     }
+
+
+def _self_signed_context() -> ssl.SSLContext:
+    """Controllers serve /healthz with a certificate they generate themselves."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+@dataclass
+class Component:
+    """A process that works against one ApiServer: its own port, kubeconfig and pid file
+    in a state directory (by default the API server's), restartable from what is saved there."""
+
+    NAME: ClassVar[str] = ""
+    USER: ClassVar[str] = ""
+
+    state_dir: Path
+    port: int
+    extra_args: tuple[str, ...] = ()
+
+    @property
+    def pid(self) -> int | None:
+        return processes.pid_of(self.NAME, self.state_dir)
+
+    @property
+    def log(self) -> Path:
+        return self.state_dir / f"{self.NAME}.log"
+
+    @property
+    def kubeconfig_path(self) -> Path:
+        return self.state_dir / f"{self.NAME}.kubeconfig"
+
+    @classmethod
+    def ensure(cls, server: ApiServer, state_dir: Path | None = None, extra_args: tuple[str, ...] = (),
+               wait: bool = False):
+        """The component of this state directory, (re)started if it is not running."""
+        state_dir = state_dir or server.state_dir
+        state_dir.mkdir(parents=True, exist_ok=True)
+        saved = _load(state_dir / f"{cls.NAME}.json")
+        component = cls(state_dir, saved["port"], tuple(saved.get("extra_args", ()))) if saved else \
+            cls(state_dir, processes.free_port(), tuple(extra_args))
+        if component.pid is None:
+            component.start(server, wait=wait)
+        return component
+
+    def start(self, server: ApiServer, wait: bool = False) -> int:
+        server.write_kubeconfig(self.kubeconfig_path, user=self.USER)
+        (self.state_dir / f"{self.NAME}.json").write_text(
+            json.dumps({"port": self.port, "extra_args": list(self.extra_args)}))
+        pid = processes.start(self.NAME, [*self.argv(server), *self.extra_args], self.state_dir)
+        if wait:
+            self.wait_ready(pid)
+        return pid
+
+    def argv(self, server: ApiServer) -> list[str]:
+        raise NotImplementedError
+
+    @property
+    def healthz(self) -> str:
+        return f"https://127.0.0.1:{self.port}/healthz"
+
+    def wait_ready(self, pid: int | None = None, timeout: float = 60) -> None:
+        processes.wait_http(self.healthz, timeout, ssl_context=_self_signed_context(),
+                            pid=pid, log=self.log)
+
+    def stop(self) -> None:
+        processes.stop(self.NAME, self.state_dir)
+
+    def _serving_args(self) -> list[str]:
+        # Own cert dir: the default (/var/run/kubernetes) would be shared by every cluster here.
+        k = self.kubeconfig_path
+        return [f"--kubeconfig={k}", f"--authentication-kubeconfig={k}", f"--authorization-kubeconfig={k}",
+                "--bind-address=127.0.0.1", f"--secure-port={self.port}",
+                f"--cert-dir={self.state_dir / (self.NAME + '-certs')}", "--leader-elect=false", "--v=1"]
+
+
+@dataclass
+class ControllerManager(Component):
+    """kube-controller-manager: Deployments, ReplicaSets, service accounts, node lifecycle..."""
+
+    NAME: ClassVar[str] = "kube-controller-manager"
+    USER: ClassVar[str] = "system:kube-controller-manager"
+
+    def argv(self, server: ApiServer) -> list[str]:
+        p = server.pki_dir
+        return [binary(self.NAME), *self._serving_args(), f"--cluster-name={server.name}",
+                "--use-service-account-credentials=true",
+                f"--service-account-private-key-file={p / 'sa.key'}", f"--root-ca-file={p / 'ca.crt'}",
+                f"--cluster-signing-cert-file={p / 'ca.crt'}", f"--cluster-signing-key-file={p / 'ca.key'}"]
+
+
+@dataclass
+class Scheduler(Component):
+    """kube-scheduler: binds Pods to Nodes."""
+
+    NAME: ClassVar[str] = "kube-scheduler"
+    USER: ClassVar[str] = "system:kube-scheduler"
+
+    def argv(self, server: ApiServer) -> list[str]:
+        return [binary(self.NAME), *self._serving_args()]

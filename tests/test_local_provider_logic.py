@@ -1,0 +1,90 @@
+"""Pure logic of the local provider: names, Node manifests, etcd ranges, kopf credentials."""
+
+from __future__ import annotations
+
+import base64
+import logging
+
+import kopf
+import pytest
+
+from providers.local import operator
+from providers.local.runtime import ClusterProcesses, _prefix_range
+
+
+def test_provider_id_and_node_manifest():
+    pid = operator.provider_id("ns", "alpha", "alpha-md-0-x")
+    assert pid == "local://ns/alpha/alpha-md-0-x"
+    node = operator.node_manifest("alpha-md-0-x", pid, {"cpu": "2", "memory": "4Gi"})
+    assert node["spec"] == {"providerID": pid}
+    assert node["metadata"]["annotations"]["kwok.x-k8s.io/node"] == "fake"
+    assert node["metadata"]["labels"]["node.kubernetes.io/instance-type"] == "local"
+    assert node["status"]["capacity"] == {"cpu": "2", "memory": "4Gi", "pods": "110"}
+    assert node["status"]["allocatable"] == node["status"]["capacity"]
+    assert "taints" not in node["spec"]
+
+
+def test_etcd_range_covers_exactly_one_cluster():
+    decoded = {k: base64.b64decode(v).decode() for k, v in _prefix_range("/clusters/ns/a").items()}
+    assert decoded == {"key": "/clusters/ns/a/", "range_end": "/clusters/ns/a0"}
+    # "/clusters/ns/ab/..." sorts outside [key, range_end): a sibling cluster keeps its data.
+    assert not decoded["key"] <= "/clusters/ns/ab/pods" < decoded["range_end"]
+    assert decoded["key"] <= "/clusters/ns/a/pods/default/x" < decoded["range_end"]
+
+
+def test_cluster_processes_layout(tmp_path):
+    procs = ClusterProcesses(tmp_path, "ns", "alpha")
+    assert procs.state_dir == tmp_path / "clusters" / "ns" / "alpha"
+    assert procs.etcd_prefix == "/clusters/ns/alpha"
+    assert not procs.exists()
+    assert procs.ensure(create=False) == []  # the liveness timer never creates a cluster
+    assert not procs.state_dir.exists()
+
+
+def test_connection_info_from_kubeconfig():
+    config = {
+        "current-context": "admin@m",
+        "contexts": [{"name": "other", "context": {"cluster": "x", "user": "y"}},
+                     {"name": "admin@m", "context": {"cluster": "m", "user": "admin@m", "namespace": "ns"}}],
+        "clusters": [{"name": "m", "cluster": {"server": "https://127.0.0.1:6443",
+                                               "certificate-authority-data": "Q0E="}}],
+        "users": [{"name": "admin@m", "user": {"client-certificate-data": "Q0VSVA==",
+                                               "client-key-data": "S0VZ"}}],
+    }
+    info = operator.connection_info(config)
+    assert info.server == "https://127.0.0.1:6443"
+    assert (info.ca_data, info.certificate_data, info.private_key_data) == ("Q0E=", "Q0VSVA==", "S0VZ")
+    assert info.default_namespace == "ns"
+
+
+def test_owner_is_awaited():
+    body = kopf.Body({"metadata": {"name": "lc", "ownerReferences": [
+        {"apiVersion": "v1", "kind": "ConfigMap", "name": "no"}]}})
+    with pytest.raises(kopf.TemporaryError):
+        operator.owner_name(body, "Cluster")
+    body = kopf.Body({"metadata": {"name": "lc", "labels": {"cluster.x-k8s.io/cluster-name": "c"},
+                                   "ownerReferences": [{"apiVersion": "cluster.x-k8s.io/v1beta2",
+                                                        "kind": "Cluster", "name": "c1"}]}})
+    assert operator.owner_name(body, "Cluster") == "c1"
+    assert operator.cluster_of(kopf.Body({"metadata": {"labels": {"cluster.x-k8s.io/cluster-name": "c"}}})) == "c"
+
+
+def test_condition_transition_time_is_kept_while_status_holds():
+    old = [{"type": "Ready", "status": "True", "lastTransitionTime": "2020-01-01T00:00:00Z"}]
+    new = operator.same_conditions(old, [operator.condition("Ready", "Provisioned", 1)])
+    assert new[0]["lastTransitionTime"] == "2020-01-01T00:00:00Z"
+    assert new[0]["reason"] == "Provisioned"
+
+
+def test_log_filter_drops_chatter_and_softens_waits():
+    readable = operator._Readable()
+
+    def record(level, msg):
+        return logging.LogRecord("kopf.objects", level, __file__, 1, msg, (), None)
+
+    assert not readable.filter(record(logging.INFO, "Handler 'keep_alive' succeeded."))
+    wait = record(logging.ERROR, "Handler 'reconcile_machine' failed temporarily: machine m: waiting for bootstrap data")
+    assert readable.filter(wait)
+    assert (wait.levelname, wait.getMessage()) == ("INFO", "machine m: waiting for bootstrap data")
+    failure = record(logging.ERROR, "Handler 'x' failed temporarily: API server of c unreachable")
+    assert readable.filter(failure) and failure.levelname == "ERROR"
