@@ -1,0 +1,157 @@
+"""The stack engine: what the Fleet controller calls to push a Fleet's stack to its members.
+
+One `sync` renders every component for every member (mgmt-side, no workload access), plans the
+rollout of changed revisions across the fleet, then syncs the members concurrently (bounded,
+each under its own timeout) so one slow or unreachable cluster never holds up the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from mgmt.api.models import Component, Rollout, Stack
+from mgmt.kube import Kube, KubeError, Unreachable
+from mgmt.workload import NoKubeconfig, WorkloadClients
+
+from . import rollout
+from .helm import Helm
+from .member import Desired, Failure, MemberPlan, MemberSync
+from .objects import SourceError, revision
+from .order import apply_order
+from .sources import MgmtSources, render_component
+from .values import cluster_context
+
+DEFAULT_NAMESPACE = "default"
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MemberTarget:
+    cluster: str            # CAPI Cluster name (== the member's cluster)
+    namespace: str          # the Fleet's namespace (where the <cluster>-kubeconfig Secret is)
+    provider: str
+    region: str | None
+    labels: Mapping[str, str]
+
+
+@dataclass
+class MemberStack:
+    components: list[dict]   # ComponentStatus wire dicts (camelCase), in stack order
+    reachable: bool          # False when the workload API could not be reached
+    message: str | None      # e.g. "unreachable: ..." or "no kubeconfig yet"
+    changed: bool            # anything applied/pruned/corrected in this sync
+
+
+class StackEngine:
+    def __init__(self, mgmt: Kube, clients: WorkloadClients, concurrency: int = 8, timeout: float = 60.0,
+                 probe_timeout: float = 5.0, retry_after: float = 60.0, helm: Helm | None = None):
+        self.mgmt, self.clients = mgmt, clients
+        self.timeout, self.probe_timeout, self.retry_after = timeout, probe_timeout, retry_after
+        self.helm = helm or Helm()
+        self._slots = asyncio.Semaphore(concurrency)
+        self._last: dict[tuple[str, str, str], list[dict]] = {}      # (namespace, fleet, cluster)
+        self._unreachable: set[tuple[str, str, str]] = set()
+        self._failures: dict[tuple[str, str, str], dict[str, Failure]] = {}
+        self._confirmed: dict[tuple[str, str, str], dict] = {}
+
+    async def sync(self, fleet: dict, targets: list, recorded: dict[str, list[dict]]) -> dict[str, MemberStack]:
+        spec = fleet.get("spec") or {}
+        stack = Stack.model_validate(spec.get("stack") or {})
+        settings = Rollout.model_validate(spec.get("rollout") or {})
+        name, namespace = fleet["metadata"]["name"], fleet["metadata"]["namespace"]
+        components = stack.components
+        order, order_errors = apply_order({c.name: c.depends_on for c in components})
+        renderable = [c for c in components if c.name not in order_errors]
+        sources = MgmtSources(self.mgmt, namespace)
+        try:
+            desired = dict(zip([t.cluster for t in targets], await asyncio.gather(
+                *(self._render(renderable, t, sources) for t in targets))))
+        finally:
+            sources.close()
+        keys = {t.cluster: (namespace, name, t.cluster) for t in targets}
+        previous = {t.cluster: {s["name"]: s for s in self._last.get(keys[t.cluster], recorded.get(t.cluster, []))}
+                    for t in targets}
+        decisions = self._plan(settings, renderable, targets, keys, desired, previous)
+        results = await asyncio.gather(*(self._member(t, keys[t.cluster], MemberPlan(
+            fleet=name, components=components, order=order, order_errors=order_errors,
+            desired=desired[t.cluster], decisions=decisions[t.cluster], previous=previous[t.cluster],
+            failures=self._failures.setdefault(keys[t.cluster], {}),
+            confirmed=self._confirmed.setdefault(keys[t.cluster], {}), retry_after=self.retry_after,
+            probe_timeout=self.probe_timeout)) for t in targets))
+        return dict(zip([t.cluster for t in targets], results))
+
+    async def forget(self, namespace: str, cluster: str) -> None:
+        """The cluster left the fleet: drop what is remembered about it and close its client."""
+        for store in (self._last, self._failures, self._confirmed):
+            for key in [k for k in store if k[0] == namespace and k[2] == cluster]:
+                del store[key]
+        self._unreachable = {k for k in self._unreachable if not (k[0] == namespace and k[2] == cluster)}
+        await self.clients.forget(namespace, cluster)
+
+    # -- rendering and planning ------------------------------------------------
+
+    async def _render(self, components: list[Component], target: MemberTarget,
+                      sources: MgmtSources) -> dict[str, Desired]:
+        context = cluster_context(target.cluster, target.provider, target.region, target.labels)
+        rendered = await asyncio.gather(*(self._render_one(c, context, sources) for c in components))
+        return {c.name: d for c, d in zip(components, rendered)}
+
+    async def _render_one(self, component: Component, context: dict, sources: MgmtSources) -> Desired:
+        namespace = component.namespace or DEFAULT_NAMESPACE
+        out = Desired(component, namespace)
+        try:
+            out.objects = await render_component(component, namespace, context, sources, self.helm)
+            out.revision = revision(out.objects, namespace)
+        except SourceError as error:
+            out.error = str(error)
+        return out
+
+    def _plan(self, settings: Rollout, components: list[Component], targets: list, keys: dict,
+              desired: dict, previous: dict) -> dict[str, dict[str, str]]:
+        limit = rollout.max_unavailable(settings.max_unavailable, len(targets))
+        # Members that could not be reached last time go last: a grant they cannot use
+        # would otherwise hold the budget.
+        members = sorted((t.cluster for t in targets), key=lambda c: keys[c] in self._unreachable)
+        decisions: dict[str, dict[str, str]] = {t.cluster: {} for t in targets}
+        for component in components:
+            states = {}
+            for cluster in members:
+                last = previous[cluster].get(component.name, {})
+                states[cluster] = rollout.MemberState(desired[cluster][component.name].revision,
+                                                      last.get("revision"), bool(last.get("ready")))
+            for cluster, decision in rollout.plan(states, limit, settings.paused).items():
+                decisions[cluster][component.name] = decision
+        return decisions
+
+    # -- one member ---------------------------------------------------------------
+
+    async def _member(self, target: MemberTarget, key: tuple[str, str, str], plan: MemberPlan) -> MemberStack:
+        kept = [plan.previous[c.name] for c in plan.components if c.name in plan.previous]
+        async with self._slots:
+            try:
+                result = await asyncio.wait_for(self._run(target, plan), self.timeout)
+            except NoKubeconfig as error:
+                return self._unreachable_result(key, kept, f"no kubeconfig yet: {error}")
+            except Unreachable as error:
+                return self._unreachable_result(key, kept, f"unreachable: {error.message}")
+            except TimeoutError:
+                return self._unreachable_result(key, kept, f"stack sync timed out after {self.timeout:.0f}s")
+            except KubeError as error:
+                return MemberStack(kept, True, f"stack sync failed: {error}", False)
+            except Exception as error:  # a bug must not take the other members down with it
+                log.exception("stack sync of %s/%s failed", target.namespace, target.cluster)
+                return MemberStack(kept, True, f"stack sync failed: {type(error).__name__}: {error}", False)
+        self._unreachable.discard(key)
+        self._last[key] = result.components
+        return MemberStack(result.components, True, None, result.changed)
+
+    async def _run(self, target: MemberTarget, plan: MemberPlan):
+        client = await self.clients.get(target.namespace, target.cluster)
+        return await MemberSync(client, plan).run()
+
+    def _unreachable_result(self, key, kept: list[dict], message: str) -> MemberStack:
+        self._unreachable.add(key)
+        return MemberStack(kept, False, message, False)

@@ -1,0 +1,121 @@
+"""Rendered objects: parsing, identity (`Ref`), labels, default namespace, revision."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+from typing import NamedTuple
+
+import yaml
+
+from mgmt.api.models import FLEET_LABEL
+
+COMPONENT_LABEL = "fleet.drover.dev/component"
+CRD_API = "apiextensions.k8s.io/v1"
+CRD_KIND = "CustomResourceDefinition"
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class SourceError(Exception):
+    """A component's source cannot be turned into objects."""
+
+
+class Ref(NamedTuple):
+    api_version: str
+    kind: str
+    namespace: str   # "" for cluster-scoped objects
+    name: str
+
+    @classmethod
+    def of(cls, obj: dict) -> Ref:
+        meta = obj["metadata"]
+        return cls(obj["apiVersion"], obj["kind"], meta.get("namespace") or "", meta["name"])
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.namespace + '/' if self.namespace else ''}{self.name}"
+
+
+def is_crd(obj_or_ref) -> bool:
+    kind = obj_or_ref.kind if isinstance(obj_or_ref, Ref) else obj_or_ref.get("kind")
+    api = obj_or_ref.api_version if isinstance(obj_or_ref, Ref) else obj_or_ref.get("apiVersion")
+    return kind == CRD_KIND and api == CRD_API
+
+
+def is_namespace(obj_or_ref) -> bool:
+    kind = obj_or_ref.kind if isinstance(obj_or_ref, Ref) else obj_or_ref.get("kind")
+    return kind == "Namespace"
+
+
+def parse_documents(text: str, origin: str) -> list[dict]:
+    """Objects of a multi-document YAML text (empty documents skipped, `List`s flattened).
+    Parsed once per distinct text: the result is shared, so callers copy before changing it."""
+    return _parse(text, origin)
+
+
+@lru_cache(maxsize=64)
+def _parse(text: str, origin: str) -> list[dict]:
+    try:
+        docs = list(yaml.load_all(text, Loader=_LOADER))
+    except yaml.YAMLError as error:
+        raise SourceError(f"{origin}: invalid YAML: {error}") from None
+    objects = []
+    for doc in docs:
+        if doc is None:
+            continue
+        items = doc.get("items") if isinstance(doc, dict) and str(doc.get("kind", "")).endswith("List") else [doc]
+        for item in items or []:
+            objects.append(_checked(item, origin, len(objects) + 1))
+    return objects
+
+
+def _checked(obj, origin: str, index: int) -> dict:
+    if not isinstance(obj, dict):
+        raise SourceError(f"{origin}: document {index} is not an object")
+    missing = [f for f in ("apiVersion", "kind") if not obj.get(f)]
+    if not isinstance(obj.get("metadata"), dict) or not obj["metadata"].get("name"):
+        missing.append("metadata.name")
+    if missing:
+        raise SourceError(f"{origin}: document {index} has no {', '.join(missing)}")
+    return obj
+
+
+def revision(objects: Iterable[dict], namespace: str | None) -> str:
+    """Short hash of what a component renders to (its identity for rollouts)."""
+    text = json.dumps({"namespace": namespace, "objects": list(objects)}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def prepare(objects: Iterable[dict], fleet: str, component: str, namespace: str | None,
+            namespaced: Callable[[str, str], bool]) -> list[dict]:
+    """Copies of `objects` as Drover applies them: labelled, namespaced objects without a
+    namespace put in the component's namespace, cluster-scoped ones without one."""
+    out = []
+    for obj in objects:
+        obj = copy.deepcopy(obj)
+        meta = obj["metadata"]
+        meta["labels"] = {**(meta.get("labels") or {}), FLEET_LABEL: fleet, COMPONENT_LABEL: component}
+        if namespaced(obj["apiVersion"], obj["kind"]):
+            if not meta.get("namespace"):
+                if not namespace:
+                    raise SourceError(f"{Ref.of(obj)} is namespaced but has no namespace and the "
+                                      f"component sets none")
+                meta["namespace"] = namespace
+        else:
+            meta.pop("namespace", None)
+        out.append(obj)
+    return out
+
+
+def crd_scopes(objects: Iterable[dict]) -> dict[tuple[str, str], bool]:
+    """(apiVersion, kind) -> namespaced, for the kinds the given CRDs define."""
+    scopes = {}
+    for obj in objects:
+        if is_crd(obj):
+            spec = obj.get("spec", {})
+            kind = spec.get("names", {}).get("kind")
+            for version in spec.get("versions", []):
+                scopes[(f"{spec.get('group')}/{version.get('name')}", kind)] = spec.get("scope") == "Namespaced"
+    return scopes
