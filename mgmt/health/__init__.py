@@ -1,0 +1,1 @@
+"""Health: probing clusters, deciding phases, aggregating the Fleet status."""

@@ -1,0 +1,1 @@
+"""Reports: `drover status` (table, JSON, YAML, Markdown, HTML) and `drover describe cluster`."""
