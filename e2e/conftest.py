@@ -15,6 +15,13 @@ from mgmt import processes
 from mgmt.localplane import ManagementPlane
 from mgmt.toolchain import binary
 
+# Fixtures for the parts of Drover that run as processes beside the management plane.
+pytest_plugins = [
+    "e2e.fixtures.stack",
+    "e2e.fixtures.local",
+    "e2e.fixtures.controller",
+]
+
 
 class Kubectl:
     """The real kubectl, pointed at one cluster."""

@@ -102,7 +102,7 @@ def test_drover_up_and_down_leave_nothing_running(tmp_path):
         out = drover("up", f"--state-dir={tmp_path}")
         assert "management cluster ready at https://127.0.0.1:" in out
         pids = [int(line.split("pid")[1]) for line in out.splitlines() if " pid " in line]
-        assert len(pids) == 3 and all(processes.alive(pid) for pid in pids)
+        assert len(pids) == 4 and all(processes.alive(pid) for pid in pids)
     finally:
         drover("down", f"--state-dir={tmp_path}")
     assert not any(processes.alive(pid) for pid in pids)

@@ -84,5 +84,30 @@ def tools_build():
         fail(str(error))
 
 
+# -- commands that live beside the code they drive ------------------------------
+# Each entry is "module:attribute" naming a click command or group.
+COMMANDS = [
+    "mgmt.controller.main:controller",
+    "mgmt.demo:demo",
+    "providers.local.cli:local_provider",
+    "mgmt.clusterctl.commands:generate",
+    "mgmt.clusterctl.commands:get",
+    "mgmt.clusterctl.commands:completion",
+    "mgmt.install:init",
+    "mgmt.report.cli:status",
+    "mgmt.report.cli:describe",
+]
+
+
+def _register() -> None:
+    import importlib
+
+    for spec in COMMANDS:
+        module, attribute = spec.split(":")
+        main.add_command(getattr(importlib.import_module(module), attribute))
+
+
+_register()
+
 if __name__ == "__main__":
     main()

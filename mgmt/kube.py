@@ -11,19 +11,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio import config as k8s_config
 from kubernetes_asyncio.client.exceptions import ApiException
 
 FIELD_MANAGER = "drover"
+RETRIES_ON_429 = 5
 USER_AGENT = "drover/0.1"
 
 
 class KubeError(Exception):
     """An error answered by the API server (or the connection to it)."""
+
+    retry_after: int | None = None
 
     def __init__(self, status: int, reason: str, message: str):
         self.status, self.reason, self.message = status, reason, message
@@ -34,7 +38,7 @@ class KubeError(Exception):
         return self.status == 404
 
     @classmethod
-    def from_api_exception(cls, error: ApiException) -> "KubeError":
+    def from_api_exception(cls, error: ApiException) -> KubeError:
         message, reason = "", error.reason or ""
         try:
             body = json.loads(error.body or "{}")
@@ -91,19 +95,19 @@ class Kube:
 
     @classmethod
     async def from_kubeconfig(cls, path: str | None = None, context: str | None = None,
-                              timeout: float = 30.0) -> "Kube":
+                              timeout: float = 30.0) -> Kube:
         api = await k8s_config.new_client_from_config(config_file=path, context=context)
         return cls(api, timeout)
 
     @classmethod
-    async def from_kubeconfig_dict(cls, config: dict, timeout: float = 30.0) -> "Kube":
+    async def from_kubeconfig_dict(cls, config: dict, timeout: float = 30.0) -> Kube:
         api = await k8s_config.new_client_from_config_dict(config)
         return cls(api, timeout)
 
     async def close(self) -> None:
         await self.api.close()
 
-    async def __aenter__(self) -> "Kube":
+    async def __aenter__(self) -> Kube:
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -118,7 +122,21 @@ class Kube:
     async def request(self, method: str, path: str, body: Any = None,
                       query: Iterable[tuple[str, Any]] = (), content_type: str = "application/json",
                       timeout: float | None = None) -> Any:
-        """Send one request; JSON answers come back decoded, others as text."""
+        """Send one request; JSON answers come back decoded, others as text.
+
+        A 429 (the server's "retry after", e.g. while a new CRD's storage initializes) is
+        retried a few times after the delay the server asks for."""
+        query = list(query)
+        for attempt in range(RETRIES_ON_429):
+            try:
+                return await self._request_once(method, path, body, query, content_type, timeout)
+            except KubeError as error:
+                if error.status != 429 or attempt == RETRIES_ON_429 - 1:
+                    raise
+                await asyncio.sleep(min(error.retry_after or 1, 5))
+
+    async def _request_once(self, method: str, path: str, body: Any, query: list, content_type: str,
+                            timeout: float | None) -> Any:
         headers = {"Accept": "application/json, */*", "Content-Type": content_type}
         try:
             response = await self.api.call_api(
@@ -129,7 +147,7 @@ class Kube:
             raw = await response.read()
         except ApiException as error:
             raise KubeError.from_api_exception(error) from None
-        except (OSError, asyncio.TimeoutError) as error:
+        except (TimeoutError, OSError) as error:
             raise Unreachable(f"{self.host}: {type(error).__name__}: {error}") from None
         except Exception as error:  # aiohttp's client errors do not share a base with OSError
             if type(error).__module__.startswith("aiohttp"):
@@ -142,8 +160,10 @@ class Kube:
             decoded = text
         if response.status >= 400:
             status = decoded if isinstance(decoded, dict) else {}
-            raise KubeError(response.status, status.get("reason", response.reason or ""),
-                            status.get("message", text[:500] if not status else ""))
+            error = KubeError(response.status, status.get("reason", response.reason or ""),
+                              status.get("message", text[:500] if not status else ""))
+            error.retry_after = (status.get("details") or {}).get("retryAfterSeconds")
+            raise error
         return decoded
 
     # -- discovery ----------------------------------------------------------

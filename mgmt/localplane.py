@@ -19,7 +19,7 @@ from pathlib import Path
 
 from . import crds, pki, processes
 from .kube import Kube
-from .localkube import ApiServer, Etcd
+from .localkube import ApiServer, ControllerManager, Etcd
 from .toolchain import binary
 
 CONTROLLER_USER = "drover-controller"
@@ -104,6 +104,8 @@ class ManagementPlane:
         server = self.apiserver(audit)
         server.write_kubeconfig(self.kubeconfig)
         server.write_kubeconfig(self.controller_kubeconfig, user=CONTROLLER_USER)
+        # Namespace deletion and garbage collection of owned objects need a controller manager.
+        ControllerManager.ensure(server, self.state_dir / "controller-manager")
         asyncio.run(install_crds(self.kubeconfig, only_missing=False))
         self.capi.ensure(self.kubeconfig)
         return self.describe()
@@ -112,6 +114,8 @@ class ManagementPlane:
         pids = {
             "etcd": processes.pid_of("etcd", self.state_dir / "etcd"),
             "kube-apiserver": processes.pid_of("kube-apiserver", self.state_dir / "apiserver"),
+            "kube-controller-manager": processes.pid_of(ControllerManager.NAME,
+                                                        self.state_dir / "controller-manager"),
             "capi-manager": self.capi.pid,
         }
         saved = json.loads((self.state_dir / "apiserver" / "apiserver.json").read_text())
@@ -120,6 +124,7 @@ class ManagementPlane:
 
     def down(self) -> None:
         self.capi.stop()
+        processes.stop(ControllerManager.NAME, self.state_dir / "controller-manager")
         processes.stop("kube-apiserver", self.state_dir / "apiserver")
         processes.stop("etcd", self.state_dir / "etcd")
         shutil.rmtree(self.state_dir, ignore_errors=True)

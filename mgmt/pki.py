@@ -39,7 +39,7 @@ class KeyPair:
         return cert_path, key_path
 
     @classmethod
-    def read(cls, directory: Path, stem: str) -> "KeyPair":
+    def read(cls, directory: Path, stem: str) -> KeyPair:
         key = serialization.load_pem_private_key((directory / f"{stem}.key").read_bytes(), None)
         cert = x509.load_pem_x509_certificate((directory / f"{stem}.crt").read_bytes())
         return cls(key, cert)
@@ -51,7 +51,7 @@ def _name(common_name: str, organizations: tuple[str, ...] = ()) -> x509.Name:
 
 
 def _builder(subject: x509.Name, issuer: x509.Name, public_key) -> x509.CertificateBuilder:
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     return (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
             .public_key(public_key).serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + VALIDITY))

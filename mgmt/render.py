@@ -8,13 +8,13 @@ the pool documents once per declared pool, with that pool's variables.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import yaml
 
 import providers
 from mgmt import templating
-from mgmt.api.models import CLUSTER_NAME_LABEL, FLEET_LABEL, ClusterSpec
+from mgmt.api.models import CLUSTER_NAME_LABEL, FLEET_LABEL, FLEET_NAMESPACE_LABEL, ClusterSpec
 from providers.base import ClusterRequest, Credentials, WorkerPool
 
 POOL_MARKER = "WORKER_POOL_NAME"
@@ -76,6 +76,7 @@ def label(obj: dict, request: ClusterRequest) -> dict:
     labels[CLUSTER_NAME_LABEL] = request.name
     if request.fleet:
         labels[FLEET_LABEL] = request.fleet
+        labels[FLEET_NAMESPACE_LABEL] = request.namespace
     return obj
 
 

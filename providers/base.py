@@ -11,9 +11,9 @@ thread.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Mapping
 
 
 @dataclass(frozen=True)

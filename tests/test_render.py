@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 
 from mgmt import templating
-from mgmt.api.models import ClusterSpec, LabelSelector
-from mgmt.controller.objects import contains, template_kinds
-from mgmt.api.models import parse_duration
+from mgmt.api.models import ClusterSpec, LabelSelector, parse_duration
 from mgmt.controller.adoption import provider_of, selector_string
+from mgmt.controller.objects import contains, template_kinds
 from mgmt.render import apply_order, cluster_request, render_cluster, split_documents
 from providers.base import Credentials
 

@@ -20,6 +20,8 @@ VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
 
 FLEET_LABEL = "fleet.drover.dev/fleet"
+#: The Fleet's namespace, on objects that may live elsewhere (a CAPI provider's credentials).
+FLEET_NAMESPACE_LABEL = "fleet.drover.dev/namespace"
 CLUSTER_NAME_LABEL = "cluster.x-k8s.io/cluster-name"
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 K8S_VERSION = r"^v[0-9]+\.[0-9]+\.[0-9]+$"

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import providers
-from mgmt.api.models import CLUSTER_NAME_LABEL, FLEET_LABEL
+from mgmt.api.models import CLUSTER_NAME_LABEL, FLEET_LABEL, FLEET_NAMESPACE_LABEL
 from mgmt.kube import Kube, KubeError, object_ref
 
 ORPHANED_ANNOTATION = "fleet.drover.dev/orphaned-from"
@@ -47,18 +48,16 @@ def template_kinds(provider: str, flavor: str | None) -> list[tuple[str, str]]:
 
 async def owned_objects(kube: Kube, namespace: str, fleet: str, cluster: str,
                         kinds: Iterable[tuple[str, str]]) -> list[dict]:
-    """Every object of `kinds` labelled as this fleet's cluster (namespaced and cluster-scoped)."""
-    labels = {FLEET_LABEL: fleet, CLUSTER_NAME_LABEL: cluster}
+    """Every object of `kinds` labelled as this fleet's cluster, in any namespace (credentials
+    live in the CAPI provider's namespace) or none."""
+    labels = {FLEET_LABEL: fleet, FLEET_NAMESPACE_LABEL: namespace, CLUSTER_NAME_LABEL: cluster}
     found = []
     for api_version, kind in kinds:
         try:
-            resource = await kube.resource(api_version, kind)
+            found += await kube.list(api_version, kind, None, labels)
         except KubeError as error:
-            if error.not_found:
-                continue  # a provider whose CRDs are not installed here
-            raise
-        for obj in await kube.list(api_version, kind, namespace if resource.namespaced else None, labels):
-            found.append(obj)
+            if not error.not_found:
+                raise  # else: a provider whose CRDs are not installed here
     return found
 
 
@@ -66,7 +65,8 @@ async def orphan(kube: Kube, obj: dict, fleet: str) -> None:
     """Let go of an object: drop the fleet label and say where it came from."""
     meta = obj["metadata"]
     await kube.patch(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"), {
-        "metadata": {"labels": {FLEET_LABEL: None}, "annotations": {ORPHANED_ANNOTATION: fleet}}})
+        "metadata": {"labels": {FLEET_LABEL: None, FLEET_NAMESPACE_LABEL: None},
+                     "annotations": {ORPHANED_ANNOTATION: fleet}}})
 
 
 def describe(objects: Iterable[dict]) -> str:

@@ -60,6 +60,12 @@ async def _load_fleets(path: Path, name: str | None, namespace: str | None) -> t
     return fleets, members
 
 
+def print_status(kubeconfig: Path, namespace: str, name: str) -> None:
+    """The table of one Fleet (for `drover demo`)."""
+    fleets, members = _run(_load_fleets(kubeconfig, name, namespace))
+    click.echo(fleet_report.to_table(fleet_report.reports(fleets, members), False), nl=False)
+
+
 def _run(coroutine):
     try:
         return asyncio.run(coroutine)

@@ -124,6 +124,15 @@ class ClusterProcesses:
             return stopped
 
 
+def destroy_all(root: Path) -> list[int]:
+    """Stop every local cluster under `root` and the shared etcd (for `drover demo --down`)."""
+    stopped = []
+    for cluster_dir in sorted((root / "clusters").glob("*/*")):
+        stopped += ClusterProcesses(root, cluster_dir.parent.name, cluster_dir.name).destroy()
+    processes.stop("etcd", root / "etcd")
+    return stopped
+
+
 def shared_etcd(root: Path) -> Etcd:
     with _lock(root / "etcd"):
         return Etcd.ensure(root / "etcd")

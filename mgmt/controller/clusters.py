@@ -1,0 +1,101 @@
+"""Declared clusters: preflight, render and apply each one's Cluster API objects."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import providers
+from mgmt import templating
+from mgmt.api.models import ClusterSpec
+from mgmt.controller import credentials as creds
+from mgmt.controller.objects import apply_if_changed
+from mgmt.kube import Kube, KubeError, object_ref
+from mgmt.render import WORKER_KINDS, apply_order, cluster_request, is_cluster, render_cluster
+from providers.base import ClusterRequest, PreflightFailure, ProviderError
+
+log = logging.getLogger("drover.clusters")
+
+
+@dataclass
+class Outcome:
+    """What happened to one declared cluster in one reconcile."""
+
+    request: ClusterRequest
+    failure: PreflightFailure | None = None   # reason/message when the cluster got no (new) objects
+    preflight: str = "NotNeeded"              # NotNeeded | Passed | Failed
+    written: list[str] = field(default_factory=list)
+    upgrading_workers: bool = False           # worker versions held until the control plane is done
+
+
+async def reconcile(kube: Kube, preflight: creds.Preflight, spec: ClusterSpec, namespace: str,
+                    fleet: str) -> Outcome:
+    request = cluster_request(spec, namespace, fleet)
+    outcome = Outcome(request)
+    provider = providers.get(request.provider)
+    credentials = None
+    if provider.needs_credentials:
+        try:
+            credentials, version = await creds.read(kube, namespace, spec.credentials_ref.name)
+        except creds.CredentialsMissing as error:
+            outcome.failure, outcome.preflight = PreflightFailure("CredentialsNotFound", str(error)), "Failed"
+            return outcome
+        failures = [] if spec.skip_preflight else await preflight.check(request, credentials, version)
+        if failures:
+            outcome.preflight = "Failed"
+            outcome.failure = PreflightFailure(failures[0].reason, "; ".join(f.message for f in failures))
+            return outcome
+        outcome.preflight = "Skipped" if spec.skip_preflight else "Passed"
+    try:
+        objects = render_cluster(request, credentials)
+    except (templating.MissingVariablesError, ProviderError) as error:
+        outcome.failure = PreflightFailure("TemplateError", str(error))
+        return outcome
+    outcome.upgrading_workers = await _hold_worker_versions(kube, objects)
+    for obj in [*await _missing_namespaces(kube, objects, namespace), *apply_order(objects)]:
+        try:
+            _, written = await apply_if_changed(kube, obj)
+        except KubeError as error:
+            outcome.failure = PreflightFailure("ApplyFailed", f"{object_ref(obj)}: {error.message or error}")
+            return outcome
+        if written:
+            outcome.written.append(object_ref(obj))
+    if outcome.written:
+        log.info("cluster %s/%s: applied %s", namespace, spec.name, ", ".join(outcome.written))
+    return outcome
+
+
+async def _missing_namespaces(kube: Kube, objects: list[dict], own: str) -> list[dict]:
+    """Namespaces other than the Fleet's that objects go to (a CAPI provider's, for its
+    credentials) and that do not exist yet."""
+    wanted = {o["metadata"]["namespace"] for o in objects if o["metadata"].get("namespace", own) != own}
+    return [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}} for name in sorted(wanted)
+            if await kube.get("v1", "Namespace", name) is None]
+
+
+async def _hold_worker_versions(kube: Kube, objects: list[dict]) -> bool:
+    """Control plane first, then workers: while the control plane has not reached the desired
+    version, worker pools keep the version they run. True when some pool is being held."""
+    cluster = next((o for o in objects if is_cluster(o)), None)
+    ref = (cluster or {}).get("spec", {}).get("controlPlaneRef")
+    if not ref:
+        return False
+    namespace = cluster["metadata"]["namespace"]
+    control_plane = next((o for o in objects if o["kind"] == ref["kind"]
+                          and o["metadata"]["name"] == ref["name"]), None)
+    if control_plane is None:
+        return False
+    live_cp = await kube.get(control_plane["apiVersion"], ref["kind"], ref["name"], namespace)
+    desired = control_plane.get("spec", {}).get("version")
+    if live_cp is None or not desired or (live_cp.get("status") or {}).get("version") == desired:
+        return False
+    held = False
+    for obj in objects:
+        if obj["kind"] not in WORKER_KINDS:
+            continue
+        live = await kube.get(obj["apiVersion"], obj["kind"], obj["metadata"]["name"], namespace)
+        running = (live or {}).get("spec", {}).get("template", {}).get("spec", {}).get("version")
+        if running and running != desired:
+            obj["spec"]["template"]["spec"]["version"] = running
+            held = True
+    return held

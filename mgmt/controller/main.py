@@ -1,0 +1,61 @@
+"""`drover controller`: the Fleet controller (kopf) against a management cluster."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from pathlib import Path
+
+import click
+import kopf
+
+from mgmt import metrics
+from mgmt.controller import handlers
+from mgmt.controller.runtime import Shared
+from mgmt.kube import Kube
+from mgmt.stack import StackEngine
+from mgmt.workload import WorkloadClients
+
+
+@kopf.on.login()
+def login(**kwargs):
+    return kopf.login_with_kubeconfig(**kwargs)
+
+
+async def run(namespaces: tuple[str, ...], metrics_port: int | None) -> None:
+    kube = await Kube.from_kubeconfig(os.environ.get("KUBECONFIG"))
+    clients = WorkloadClients(kube)
+    handlers.SHARED = Shared(kube, clients, StackEngine(kube, clients))
+    if metrics_port is not None:
+        server = metrics.serve(metrics_port)
+        logging.getLogger("drover.controller").info("metrics on http://127.0.0.1:%d/metrics", server.server_port)
+    try:
+        await kopf.operator(clusterwide=not namespaces, namespaces=list(namespaces), standalone=True)
+    finally:
+        await clients.close()
+        await kube.close()
+
+
+@click.command("controller")
+@click.option("--kubeconfig", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Management cluster (default: $KUBECONFIG, then ~/.kube/config; in a Pod: its service account).")
+@click.option("-n", "--namespace", "namespaces", multiple=True,
+              help="Watch only these namespaces (repeatable; default: all).")
+@click.option("--metrics-port", type=int, default=None,
+              help="Serve Prometheus metrics on 127.0.0.1:PORT (0 picks a free port).")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+def controller(kubeconfig, namespaces, metrics_port, verbose):
+    """Run the Fleet controller until interrupted.
+
+    \b
+    Example:
+      drover controller --kubeconfig ~/.local/state/drover/mgmt/kubeconfig
+    """
+    if kubeconfig:
+        os.environ["KUBECONFIG"] = str(kubeconfig)
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    for noisy in ("kopf.objects", "kopf.activities", "aiohttp.access", "botocore", "azure", "google"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    asyncio.run(run(namespaces, metrics_port))

@@ -1,0 +1,213 @@
+"""The life of one Fleet inside the controller: three loops over shared state.
+
+- spec: when the Fleet changes (and every `RESYNC` seconds, to undo drift in the management
+  cluster) render and apply each declared cluster, keep one FleetMember per cluster, adopt
+  clusters the selector matches, and take removed clusters out per their deletionPolicy;
+- stack: push the operator stack into every reachable member cluster;
+- probe: every `health.probeInterval`, probe every member (bounded, each with a timeout).
+
+Whatever the loops learn is written to FleetMember and Fleet status, only when it changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+import providers
+from mgmt.api.models import API_VERSION, ClusterSpec, FleetSpec, MemberSpec
+from mgmt.controller import adoption, clusters, members
+from mgmt.controller import credentials as creds
+from mgmt.controller.status import MemberFacts, StatusWriter
+from mgmt.health.probes import probe_member
+from mgmt.kube import Kube, KubeError
+from mgmt.render import cluster_request
+from mgmt.stack import MemberTarget, StackEngine
+from mgmt.workload import WorkloadClients
+
+log = logging.getLogger("drover.fleet")
+
+RESYNC = 60.0
+STACK_INTERVAL = 5.0
+PROBE_CONCURRENCY = 16
+
+
+@dataclass
+class Shared:
+    """What all fleets share: the management client, workload clients, the stack engine."""
+
+    kube: Kube
+    clients: WorkloadClients
+    stack: StackEngine
+    preflight: creds.Preflight = field(default_factory=creds.Preflight)
+
+
+class FleetRuntime:
+    def __init__(self, shared: Shared, namespace: str, name: str):
+        self.shared, self.namespace, self.name = shared, namespace, name
+        self.facts: dict[str, MemberFacts] = {}
+        self.writer = StatusWriter(shared.kube, namespace, name)
+        self.spec_changed = asyncio.Event()
+        self.fleet: dict | None = None
+        self.generation: int | None = None
+        self.requests: dict[str, object] = {}
+
+    # -- the loops ------------------------------------------------------------
+
+    def notice_generation(self, generation: int | None) -> None:
+        if generation != self.generation:
+            self.generation = generation
+            self.spec_changed.set()
+
+    async def run(self, stopped) -> None:
+        """The three loops, until `stopped`."""
+        self.spec_changed.set()
+        tasks = [asyncio.create_task(loop()) for loop in (self.spec_loop, self.stack_loop, self.probe_loop)]
+        try:
+            while not stopped:
+                await asyncio.sleep(0.5)
+                for task in tasks:
+                    if task.done() and task.exception():
+                        raise task.exception()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def spec_loop(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self.spec_changed.wait(), RESYNC)
+            except TimeoutError:
+                pass
+            self.spec_changed.clear()
+            try:
+                await self.reconcile_spec()
+            except KubeError as error:
+                log.warning("fleet %s/%s: reconcile failed: %s", self.namespace, self.name, error)
+                await asyncio.sleep(5)
+                self.spec_changed.set()
+
+    async def stack_loop(self) -> None:
+        while True:
+            if self.fleet is not None and self.facts:
+                await self.sync_stack()
+            await asyncio.sleep(STACK_INTERVAL)
+
+    async def probe_loop(self) -> None:
+        while True:
+            started = time.monotonic()
+            if self.fleet is not None:
+                await self.probe()
+            interval = FleetSpec.model_validate((self.fleet or {}).get("spec", {})).health.seconds()
+            await asyncio.sleep(max(1.0, interval - (time.monotonic() - started)))
+
+    # -- spec -------------------------------------------------------------------
+
+    async def reconcile_spec(self) -> None:
+        fleet = await self.shared.kube.get(API_VERSION, "Fleet", self.name, self.namespace)
+        if fleet is None or fleet["metadata"].get("deletionTimestamp"):
+            return
+        self.fleet = fleet
+        spec = FleetSpec.model_validate(fleet.get("spec") or {})
+        declared = {c.name: c for c in spec.clusters}
+        outcomes = await asyncio.gather(*(self._reconcile_cluster(fleet, c) for c in spec.clusters))
+        adopted = await self._adopt(fleet, spec, set(declared))
+        await self._remove_departed(set(declared) | adopted)
+        self.writer.generation = fleet["metadata"].get("generation")
+        for outcome in outcomes:
+            facts = self.facts.setdefault(outcome.request.name, MemberFacts(outcome.request.name))
+            facts.record_outcome(outcome)
+        await self.write_status()
+
+    async def _reconcile_cluster(self, fleet: dict, spec: ClusterSpec) -> clusters.Outcome:
+        member_spec = MemberSpec(fleet=self.name, cluster=spec.name, provider=spec.provider,
+                                 flavor=providers.resolve_flavor(spec.provider, spec.flavor),
+                                 region=spec.region, deletion_policy=spec.deletion_policy)
+        await members.ensure(self.shared.kube, fleet, member_spec)
+        self.requests[spec.name] = cluster_request(spec, self.namespace, self.name)
+        return await clusters.reconcile(self.shared.kube, self.shared.preflight, spec, self.namespace, self.name)
+
+    async def _adopt(self, fleet: dict, spec: FleetSpec, declared: set[str]) -> set[str]:
+        found = await adoption.adopt(self.shared.kube, fleet, spec, declared)
+        for name, provider in found.items():
+            facts = self.facts.setdefault(name, MemberFacts(name))
+            facts.adopted, facts.provider = True, provider
+        return set(found)
+
+    async def _remove_departed(self, keep: set[str]) -> None:
+        for member in await members.list_members(self.shared.kube, self.namespace, self.name):
+            cluster = member["spec"]["cluster"]
+            if cluster in keep:
+                continue
+            facts = self.facts.setdefault(cluster, MemberFacts(cluster))
+            facts.deleting = True
+            if await members.remove(self.shared.kube, member):
+                self.facts.pop(cluster, None)
+                self.requests.pop(cluster, None)
+                self.shared.preflight.forget(self.namespace, cluster)
+                await self.shared.stack.forget(self.namespace, cluster)
+                await self.shared.clients.forget(self.namespace, cluster)
+                self.writer.forget(cluster)
+            else:
+                self.spec_changed.set()  # come back soon to take the next step
+        if any(f.deleting for f in self.facts.values()):
+            await asyncio.sleep(2)
+
+    # -- stack ------------------------------------------------------------------
+
+    def _target(self, cluster: str) -> MemberTarget:
+        request = self.requests.get(cluster)
+        if request is None:  # adopted
+            return MemberTarget(cluster, self.namespace, self.facts[cluster].provider or "unknown", None, {})
+        return MemberTarget(cluster, self.namespace, request.provider, request.region, dict(request.labels))
+
+    async def sync_stack(self) -> None:
+        ready = [name for name, f in self.facts.items() if f.wants_stack()]
+        recorded = {name: self.facts[name].components for name in ready}
+        results = await self.shared.stack.sync(self.fleet, [self._target(n) for n in ready], recorded)
+        for name, result in results.items():
+            if name in self.facts:
+                self.facts[name].record_stack(result)
+        await self.write_status()
+
+    # -- probes -----------------------------------------------------------------
+
+    async def probe(self) -> None:
+        limit = asyncio.Semaphore(PROBE_CONCURRENCY)
+        listed = {m["spec"]["cluster"]: m for m in
+                  await members.list_members(self.shared.kube, self.namespace, self.name)}
+
+        async def one(name: str, member: dict) -> None:
+            async with limit:
+                result = await probe_member(self.shared.kube, self.shared.clients, member,
+                                            cloud=self._cloud_hook(name))
+            facts = self.facts.setdefault(name, MemberFacts(name))
+            facts.record_probe(result, member)
+
+        await asyncio.gather(*(one(n, m) for n, m in listed.items()))
+        await self.write_status()
+
+    def _cloud_hook(self, cluster: str):
+        request = self.requests.get(cluster)
+        facts = self.facts.get(cluster)
+        if request is None or facts is None or facts.preflight != "Passed":
+            return None
+        provider = providers.get(request.provider)
+        spec = next((c for c in FleetSpec.model_validate(self.fleet["spec"]).clusters if c.name == cluster), None)
+        if spec is None or spec.credentials_ref is None:
+            return None
+
+        async def hook():
+            credentials, _ = await creds.read(self.shared.kube, self.namespace, spec.credentials_ref.name)
+            return await asyncio.to_thread(provider.cloud_health, request, credentials)
+        return hook
+
+    # -- status -------------------------------------------------------------------
+
+    async def write_status(self) -> None:
+        if self.fleet is not None:
+            await self.writer.write(self.fleet, self.facts)
+

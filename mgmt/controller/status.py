@@ -1,0 +1,189 @@
+"""What the controller knows of each member, and writing it to FleetMember and Fleet status.
+
+Statuses are written only when they changed in a way a reader cares about: a probe's exact
+latency and time are not worth a write (they are in the metrics); a latency that moved a lot is.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from dataclasses import dataclass, field
+
+import providers
+from mgmt import metrics
+from mgmt.api.models import API_VERSION
+from mgmt.controller.events import post_event
+from mgmt.controller.members import member_name
+from mgmt.health.aggregate import (
+    APPLIED_CONDITION,
+    PREFLIGHT_CONDITION,
+    aggregate,
+    member_conditions,
+    member_phase,
+    now_rfc3339,
+    set_condition,
+    stack_display,
+    transitions,
+)
+from mgmt.kube import Kube, KubeError
+from providers.base import PreflightFailure
+
+log = logging.getLogger("drover.status")
+
+RETIRED_CONDITION = "ProviderRetired"
+
+
+@dataclass
+class MemberFacts:
+    cluster: str
+    provider: str | None = None
+    adopted: bool = False
+    deleting: bool = False
+    preflight: str = "NotNeeded"
+    failure: PreflightFailure | None = None
+    upgrading_workers: bool = False
+    retired: str | None = None
+    probe: dict = field(default_factory=dict)
+    components: list[dict] = field(default_factory=list)
+    stack_message: str | None = None
+
+    def record_outcome(self, outcome) -> None:
+        self.provider = outcome.request.provider
+        self.preflight, self.failure = outcome.preflight, outcome.failure
+        self.upgrading_workers = outcome.upgrading_workers
+        self.retired = providers.get(self.provider).retired
+
+    def record_probe(self, result: dict, member: dict) -> None:
+        self.probe = result
+        self.provider = self.provider or member["spec"].get("provider")
+        self.adopted = bool(member["spec"].get("adopted"))
+
+    def record_stack(self, result) -> None:
+        self.components = result.components
+        self.stack_message = None if result.reachable else result.message
+
+    def wants_stack(self) -> bool:
+        return not self.deleting and self.failure is None and bool(self.probe.get("api", {}).get("reachable"))
+
+    def status(self, previous: dict | None) -> dict:
+        status = {k: v for k, v in self.probe.items() if v is not None}
+        status["components"] = self.components
+        display = stack_display(status)
+        if display:
+            status["stack"] = display
+        before = (previous or {}).get("conditions", [])
+        status["conditions"] = self._own_conditions(before)
+        status["phase"] = member_phase(status, self.deleting)
+        status["conditions"] = member_conditions(status, status["phase"], status["conditions"])
+        return status
+
+    def _own_conditions(self, before: list[dict]) -> list[dict]:
+        """The controller's own conditions (preflight, applied objects, retired provider), with
+        the phase conditions of `before` kept so their transition times survive."""
+        now = now_rfc3339()
+        kept = [c for c in before if c["type"] not in (PREFLIGHT_CONDITION, APPLIED_CONDITION, RETIRED_CONDITION)]
+        own, failure = [], self.failure
+        if self.preflight == "Failed":
+            own.append(set_condition(before, PREFLIGHT_CONDITION, "False", failure.reason, failure.message, now))
+        elif self.preflight != "NotNeeded":
+            own.append(set_condition(before, PREFLIGHT_CONDITION, "True", self.preflight, "", now))
+        if not self.adopted and self.preflight != "Failed":
+            own.append(set_condition(before, APPLIED_CONDITION, "False" if failure else "True",
+                                     failure.reason if failure else "Applied", failure.message if failure else "",
+                                     now))
+        if self.retired:
+            own.append(set_condition(before, RETIRED_CONDITION, "True", "ServiceShutDown", self.retired, now))
+        return own + kept
+
+
+def _material(status: dict | None) -> dict:
+    """The status without what changes on every probe."""
+    if not status:
+        return {}
+    out = copy.deepcopy(status)
+    out.pop("lastProbeTime", None)
+    out.get("api", {}).pop("latencyMs", None)
+    return out
+
+
+def _latency_moved(old: dict | None, new: dict) -> bool:
+    before = ((old or {}).get("api") or {}).get("latencyMs")
+    after = (new.get("api") or {}).get("latencyMs")
+    if before is None or after is None:
+        return before != after
+    return abs(after - before) > max(100, before)
+
+
+class StatusWriter:
+    def __init__(self, kube: Kube, namespace: str, fleet: str):
+        self.kube, self.namespace, self.fleet = kube, namespace, fleet
+        self.generation: int | None = None
+        self.written: dict[str, dict] = {}
+        self.fleet_status: dict | None = None
+
+    def forget(self, cluster: str) -> None:
+        self.written.pop(cluster, None)
+
+    async def write(self, fleet: dict, facts: dict[str, MemberFacts]) -> None:
+        statuses = {}
+        for cluster, fact in list(facts.items()):
+            statuses[cluster] = await self._write_member(cluster, fact)
+        await self._write_fleet(fleet, statuses)
+
+    async def _write_member(self, cluster: str, fact: MemberFacts) -> dict:
+        name = member_name(self.fleet, cluster)
+        previous = self.written.get(cluster)
+        if previous is None:
+            live = await self.kube.get(API_VERSION, "FleetMember", name, self.namespace)
+            previous = (live or {}).get("status") or {}
+            self.written[cluster] = previous
+        status = fact.status(previous)
+        metrics.observe_member(self.namespace, self.fleet, cluster, status)
+        if _material(status) == _material(previous) and not _latency_moved(previous, status):
+            return previous
+        status["lastProbeTime"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        try:
+            await self.kube.apply({"apiVersion": API_VERSION, "kind": "FleetMember",
+                                   "metadata": {"name": name, "namespace": self.namespace},
+                                   "status": status}, subresource="status")
+        except KubeError as error:
+            if error.not_found:
+                return status  # the member is being created or removed
+            raise
+        self.written[cluster] = status
+        if previous.get("phase") != status["phase"]:
+            await self._member_event(name, cluster, previous.get("phase"), status)
+        return status
+
+    async def _member_event(self, name: str, cluster: str, before: str | None, status: dict) -> None:
+        phase = status["phase"]
+        warning = phase in ("Degraded", "Unreachable", "Failed")
+        failing = next((c for c in status.get("conditions", []) if c.get("status") != "True"
+                        and c["type"] in ("Ready", "Provisioned")), None)
+        message = f"cluster {cluster}: {before or 'New'} -> {phase}"
+        if warning and failing and failing.get("message"):
+            message += f": {failing['message']}"
+        ref = {"apiVersion": API_VERSION, "kind": "FleetMember", "name": name, "namespace": self.namespace}
+        await post_event(self.kube, ref, "Warning" if warning else "Normal", f"Member{phase}", message)
+
+    async def _write_fleet(self, fleet: dict, statuses: dict[str, dict]) -> None:
+        members = [{"spec": {"cluster": c}, "status": s} for c, s in sorted(statuses.items())]
+        if self.fleet_status is None:
+            live = await self.kube.get(API_VERSION, "Fleet", self.fleet, self.namespace)
+            self.fleet_status = (live or {}).get("status") or {}
+        current = {**fleet, "status": self.fleet_status}
+        if self.generation is not None:
+            current["metadata"] = {**fleet["metadata"], "generation": self.generation}
+        status = aggregate(current, members)
+        metrics.observe_fleet(self.namespace, self.fleet, status, members)
+        if status == self.fleet_status:
+            return
+        await self.kube.apply({"apiVersion": API_VERSION, "kind": "Fleet",
+                               "metadata": {"name": self.fleet, "namespace": self.namespace},
+                               "status": status}, subresource="status")
+        ref = {"apiVersion": API_VERSION, "kind": "Fleet", "name": self.fleet, "namespace": self.namespace}
+        for type_, reason, message in transitions(self.fleet_status, status):
+            await post_event(self.kube, ref, type_, reason, message)
+        self.fleet_status = status
