@@ -30,8 +30,11 @@ def status(reachable=True, capi="Provisioned", cp=True, nodes=(2, 2), components
     return out
 
 
-def component(name, ready=True, applied=True, ready_at=T0, message=None):
-    return {"name": name, "applied": applied, "ready": ready, "readyAt": ready_at, "message": message}
+def component(name, ready=True, applied=True, ready_at=T0, message=None, phase=None):
+    out = {"name": name, "applied": applied, "ready": ready, "readyAt": ready_at, "message": message}
+    if phase:
+        out["phase"] = phase
+    return out
 
 
 @pytest.mark.parametrize("probe, deleting, phase", [
@@ -49,8 +52,10 @@ def component(name, ready=True, applied=True, ready_at=T0, message=None):
     (status(nodes=(1, 3)), False, "Degraded"),
     (status(nodes=(0, 0)), False, "Ready"),
     (status(components=[component("a", ready=False, ready_at=T0)]), False, "Degraded"),
-    (status(components=[component("a", ready=False, applied=False, ready_at=None, message="apply failed")]),
-     False, "Degraded"),
+    (status(components=[component("a", ready=False, applied=False, ready_at=None, message="apply failed",
+                                  phase="Failed")]), False, "Degraded"),
+    (status(components=[component("b", ready=False, applied=False, ready_at=None, phase="Waiting",
+                                  message="waiting for a to be ready")]), False, "Ready"),  # not broken
     (status(components=[component("a", ready=False, ready_at=None)]), False, "Ready"),  # still rolling out
     (status(components=[{"name": "a", "applied": True, "ready": False, "phase": "Failed"}]), False, "Degraded"),
     (status(cloud="Degraded"), False, "Degraded"),

@@ -67,9 +67,16 @@ class MemberFacts:
     def wants_stack(self) -> bool:
         return not self.deleting and self.failure is None and bool(self.probe.get("api", {}).get("reachable"))
 
-    def status(self, previous: dict | None) -> dict:
+    def status(self, previous: dict | None, declared: list[str]) -> dict:
+        """The member's status; `declared` names the Fleet's stack components, so that a member
+        the stack has not reached yet shows them pending rather than an empty (vacuously ready)
+        stack."""
         status = {k: v for k, v in self.probe.items() if v is not None}
-        status["components"] = self.components
+        known = {c["name"] for c in self.components}
+        status["components"] = self.components + [
+            {"name": name, "applied": False, "ready": False, "drifted": False, "phase": "Waiting",
+             "message": self.stack_message or "waiting for the cluster's API"}
+            for name in declared if name not in known]
         display = stack_display(status)
         if display:
             status["stack"] = display
@@ -127,19 +134,20 @@ class StatusWriter:
         self.written.pop(cluster, None)
 
     async def write(self, fleet: dict, facts: dict[str, MemberFacts]) -> None:
+        declared = [c.get("name") for c in (fleet.get("spec") or {}).get("stack", {}).get("components") or []]
         statuses = {}
         for cluster, fact in list(facts.items()):
-            statuses[cluster] = await self._write_member(cluster, fact)
+            statuses[cluster] = await self._write_member(cluster, fact, declared)
         await self._write_fleet(fleet, statuses)
 
-    async def _write_member(self, cluster: str, fact: MemberFacts) -> dict:
+    async def _write_member(self, cluster: str, fact: MemberFacts, declared: list[str]) -> dict:
         name = member_name(self.fleet, cluster)
         previous = self.written.get(cluster)
         if previous is None:
             live = await self.kube.get(API_VERSION, "FleetMember", name, self.namespace)
             previous = (live or {}).get("status") or {}
             self.written[cluster] = previous
-        status = fact.status(previous)
+        status = fact.status(previous, declared)
         metrics.observe_member(self.namespace, self.fleet, cluster, status)
         if _material(status) == _material(previous) and not _latency_moved(previous, status):
             return previous

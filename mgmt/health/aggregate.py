@@ -47,9 +47,10 @@ def _condition(conditions: list[dict] | None, type_: str) -> dict | None:
 # -- one member ----------------------------------------------------------------
 
 def _broken_components(status: dict) -> list[dict]:
-    """Components that failed, or were ready once and are not any more."""
-    return [c for c in status.get("components") or [] if c.get("phase") == "Failed" or (
-        not c.get("ready") and (c.get("readyAt") or (not c.get("applied") and c.get("message"))))]
+    """Components that failed, or were ready at this revision and are not any more (a component
+    still coming up, or waiting for another, is not broken)."""
+    return [c for c in status.get("components") or []
+            if c.get("phase") == "Failed" or (not c.get("ready") and c.get("readyAt"))]
 
 
 def _stack_ready(status: dict) -> bool:

@@ -178,6 +178,15 @@ def test_preflight_region_not_found(aws):
     assert "(+" in failure.message
 
 
+def test_preflight_region_not_found_lists_its_area_first(aws):
+    [failure] = cloud.preflight(request(region="us-nowhere-1"), CREDS)
+    assert failure.reason == "RegionNotFound"
+    assert failure.message.startswith(
+        "AWS region 'us-nowhere-1' does not exist; regions in us-*: us-east-1, us-east-2, "
+    )
+    assert "eu-" not in failure.message
+
+
 def test_preflight_region_not_enabled(aws):
     [failure] = cloud.preflight(request(region="ap-east-1"), CREDS)
     assert failure == cloud.PreflightFailure(
