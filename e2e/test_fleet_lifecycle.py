@@ -163,6 +163,15 @@ def test_reapplying_the_same_fleet_writes_nothing(kubectl, every, audit):
     assert not writes, f"controller wrote while nothing changed: {[w['requestURI'] for w in writes]}"
 
 
+def test_controller_restart_resumes_without_rewriting(kubectl, every, audit, controller):
+    before, mark = resource_versions(kubectl), audit.mark()
+    controller.restart()
+    time.sleep(10)  # a full reconcile, stack and several probe cycles after the restart
+    assert resource_versions(kubectl) == before
+    writes = audit.writes(mark)
+    assert not writes, f"restarted controller rewrote: {[w['requestURI'] for w in writes]}"
+
+
 def set_cluster(name: str, **changes) -> list[dict]:
     clusters = copy.deepcopy(CLUSTERS)
     for spec in clusters:

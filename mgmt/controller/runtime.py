@@ -110,7 +110,8 @@ class FleetRuntime:
         fleet = await self.shared.kube.get(API_VERSION, "Fleet", self.name, self.namespace)
         if fleet is None or fleet["metadata"].get("deletionTimestamp"):
             return
-        self.fleet = fleet
+        if self.fleet is None:
+            await self._resume()
         spec = FleetSpec.model_validate(fleet.get("spec") or {})
         declared = {c.name: c for c in spec.clusters}
         outcomes = await asyncio.gather(*(self._reconcile_cluster(fleet, c) for c in spec.clusters))
@@ -120,7 +121,14 @@ class FleetRuntime:
         for outcome in outcomes:
             facts = self.facts.setdefault(outcome.request.name, MemberFacts(outcome.request.name))
             facts.record_outcome(outcome)
+        self.fleet = fleet  # from now on the stack and probe loops work on this fleet
         await self.write_status()
+
+    async def _resume(self) -> None:
+        """After a (re)start: take what the members' statuses say as the last known facts, so
+        that nothing is rewritten and the stack keeps its history."""
+        for member in await members.list_members(self.shared.kube, self.namespace, self.name):
+            self.facts[member["spec"]["cluster"]] = MemberFacts.resume(member)
 
     async def _reconcile_cluster(self, fleet: dict, spec: ClusterSpec) -> clusters.Outcome:
         member_spec = MemberSpec(fleet=self.name, cluster=spec.name, provider=spec.provider,

@@ -33,6 +33,8 @@ from providers.base import PreflightFailure
 log = logging.getLogger("drover.status")
 
 RETIRED_CONDITION = "ProviderRetired"
+#: What a probe reports, as stored in a member's status.
+PROBE_PARTS = ("api", "nodes", "kubernetesVersion", "capi", "cloud")
 
 
 @dataclass
@@ -48,6 +50,15 @@ class MemberFacts:
     probe: dict = field(default_factory=dict)
     components: list[dict] = field(default_factory=list)
     stack_message: str | None = None
+
+    @classmethod
+    def resume(cls, member: dict) -> "MemberFacts":
+        """The facts a member's stored status holds (after a controller restart)."""
+        spec, status = member["spec"], member.get("status") or {}
+        facts = cls(spec["cluster"], provider=spec.get("provider"), adopted=bool(spec.get("adopted")))
+        facts.probe = {k: status[k] for k in PROBE_PARTS if k in status}
+        facts.components = [c for c in status.get("components") or [] if c.get("revision")]
+        return facts
 
     def record_outcome(self, outcome) -> None:
         self.provider = outcome.request.provider
