@@ -117,19 +117,55 @@ class Provider:
         file = "cluster-template.yaml" if flavor == self.default_flavor else f"cluster-template-{flavor}.yaml"
         return resources.files(f"providers.{self.name}").joinpath("templates", file).read_text()
 
+    #: The template variables that take the region and the machine types, and their defaults.
+    region_variable: str | None = None
+    control_plane_machine_variable: str | None = None
+    node_machine_variable: str | None = None
+    default_machine_type: str | None = None
+    #: The module with preflight/cloud_health/credential_objects (the cloud SDK layer), if any.
+    cloud = None
+
     def variables(self, request: ClusterRequest) -> dict[str, str]:
         """clusterctl variables derived from the request (the request's own `variables` win)."""
+        values = {
+            "CLUSTER_NAME": request.name,
+            "NAMESPACE": request.namespace,
+            "KUBERNETES_VERSION": request.kubernetes_version,
+            "CONTROL_PLANE_MACHINE_COUNT": str(request.control_plane_replicas),
+            "WORKER_MACHINE_COUNT": "0",
+        }
+        if self.control_plane_machine_variable:
+            values[self.control_plane_machine_variable] = (request.control_plane_machine_type
+                                                           or self.default_machine_type)
+        if self.node_machine_variable:
+            values[self.node_machine_variable] = self.default_machine_type
+        if request.region and self.region_variable:
+            values[self.region_variable] = request.region
+        values.update(self.provider_variables(request))
+        if request.workers:
+            values.update(self.pool_variables(request, request.workers[0]))
+        values.update(request.variables)
+        if not values["KUBERNETES_VERSION"].startswith("v"):
+            values["KUBERNETES_VERSION"] = "v" + values["KUBERNETES_VERSION"]
+        return values
+
+    def provider_variables(self, request: ClusterRequest) -> dict[str, str]:
+        """What this provider's templates need besides the common variables."""
         return {}
 
     def pool_variables(self, request: ClusterRequest, pool: WorkerPool) -> dict[str, str]:
         """Variables of one worker pool, on top of the cluster's."""
-        return {"WORKER_POOL_NAME": pool.name, "WORKER_MACHINE_COUNT": str(pool.replicas)}
+        values = {"WORKER_POOL_NAME": pool.name, "WORKER_MACHINE_COUNT": str(pool.replicas)}
+        if self.node_machine_variable:
+            values[self.node_machine_variable] = (pool.machine_type or request.variables.get(
+                self.node_machine_variable) or self.default_machine_type)
+        return values
 
     def preflight(self, request: ClusterRequest, credentials: Credentials | None) -> list[PreflightFailure]:
-        return []
+        return self.cloud.preflight(request, credentials) if self.cloud else []
 
     def cloud_health(self, request: ClusterRequest, credentials: Credentials | None) -> CloudHealth | None:
-        return None
+        return self.cloud.cloud_health(request, credentials) if self.cloud else None
 
     def credential_variables(self, request: ClusterRequest, credentials: Credentials) -> dict[str, str]:
         """Template variables that come from the credentials (identity kind, project, subscription)."""
@@ -137,4 +173,4 @@ class Provider:
 
     def credential_objects(self, request: ClusterRequest, credentials: Credentials) -> list[dict]:
         """Objects the CAPI provider needs to use these credentials (identities, Secrets)."""
-        return []
+        return self.cloud.credential_objects(request, credentials) if self.cloud else []

@@ -277,10 +277,14 @@ def _check_region(
     regions = call(ec2.describe_regions, AllRegions=True)["Regions"]
     opt_in = {r["RegionName"]: r.get("OptInStatus", "opt-in-not-required") for r in regions}
     if region not in opt_in:
-        return PreflightFailure(
-            "RegionNotFound",
-            f"AWS region {region!r} does not exist; regions: {_some(sorted(opt_in))}",
+        # Only the regions of its area (us-nowhere-1: us-east-1, ...): the whole list is cut
+        # alphabetically long before the one meant.
+        prefix = region.split("-")[0]
+        area = [r for r in sorted(opt_in) if r.split("-")[0] == prefix]
+        listed = (
+            f"regions in {prefix}-*: {_some(area)}" if area else f"regions: {_some(sorted(opt_in))}"
         )
+        return PreflightFailure("RegionNotFound", f"AWS region {region!r} does not exist; {listed}")
     if opt_in[region] == "not-opted-in":
         return PreflightFailure(
             "RegionNotEnabled",

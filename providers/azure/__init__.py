@@ -33,63 +33,35 @@ def agent_pool_names(workers: tuple[WorkerPool, ...]) -> dict[str, str]:
     return names
 
 
-def _version(v: str) -> str:
-    return v if v.startswith("v") else f"v{v}"
-
-
 class AzureProvider(Provider):
     name = "azure"
     flavors = ("kubeadm", "aks")
     default_flavor = "kubeadm"
     credential_kinds = (("infrastructure.cluster.x-k8s.io/v1beta1", "AzureClusterIdentity"),)
 
-    def variables(self, request: ClusterRequest) -> dict[str, str]:
-        values = {
-            "CLUSTER_NAME": request.name,
-            "NAMESPACE": request.namespace,
-            "KUBERNETES_VERSION": request.kubernetes_version,
-            "CONTROL_PLANE_MACHINE_COUNT": str(request.control_plane_replicas),
-            "AZURE_CONTROL_PLANE_MACHINE_TYPE": request.control_plane_machine_type
-            or defaults.MACHINE_TYPE,
-            "AZURE_CLUSTER_IDENTITY_NAME": defaults.identity_name(request),
-            "AZURE_RESOURCE_GROUP": defaults.resource_group(request),
-            "WORKER_MACHINE_COUNT": "0",
-            "AZURE_NODE_MACHINE_TYPE": defaults.MACHINE_TYPE,
-        }
-        if request.region:
-            values["AZURE_LOCATION"] = request.region
+    region_variable = "AZURE_LOCATION"
+    control_plane_machine_variable = "AZURE_CONTROL_PLANE_MACHINE_TYPE"
+    node_machine_variable = "AZURE_NODE_MACHINE_TYPE"
+    default_machine_type = defaults.MACHINE_TYPE
+    cloud = cloud
+
+    def provider_variables(self, request: ClusterRequest) -> dict[str, str]:
+        values = {"AZURE_CLUSTER_IDENTITY_NAME": defaults.identity_name(request),
+                  "AZURE_RESOURCE_GROUP": defaults.resource_group(request)}
         if request.flavor == defaults.MANAGED_FLAVOR:
             values["AKS_CLUSTER_NAME"] = defaults.aks_cluster_name(request)
-        if request.workers:
-            values.update(self.pool_variables(request, request.workers[0]))
-        values.update(request.variables)
-        values["KUBERNETES_VERSION"] = _version(values["KUBERNETES_VERSION"])
         return values
 
     def pool_variables(self, request: ClusterRequest, pool: WorkerPool) -> dict[str, str]:
         values = super().pool_variables(request, pool)
-        values["AZURE_NODE_MACHINE_TYPE"] = (
-            pool.machine_type
-            or request.variables.get("AZURE_NODE_MACHINE_TYPE")
-            or defaults.MACHINE_TYPE
-        )
         if request.flavor == defaults.MANAGED_FLAVOR:
             workers = request.workers if pool in request.workers else (pool, *request.workers)
             values["AZURE_NODE_POOL_NAME"] = agent_pool_names(workers)[pool.name]
             values["AZURE_NODE_POOL_MODE"] = "System" if workers[0].name == pool.name else "User"
         return values
 
-    def preflight(self, request: ClusterRequest, credentials: Credentials | None):
-        return cloud.preflight(request, credentials)
-
-    def cloud_health(self, request: ClusterRequest, credentials: Credentials | None):
-        return cloud.cloud_health(request, credentials)
-
     def credential_variables(self, request: ClusterRequest, credentials: Credentials) -> dict[str, str]:
         return {"AZURE_SUBSCRIPTION_ID": cloud.parse_credentials(credentials).subscription_id}
-
-    def credential_objects(self, request: ClusterRequest, credentials: Credentials) -> list[dict]:
-        return cloud.credential_objects(request, credentials)
 
 
 PROVIDER = AzureProvider()
