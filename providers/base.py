@@ -91,6 +91,17 @@ class CloudHealth:
     details: Mapping[str, str] = field(default_factory=dict)
 
 
+def machine_types(request: ClusterRequest, default: str, control_plane: bool = True) -> dict[str, list[str]]:
+    """Machine type -> what asks for it (`control plane`, `pool NAME`), for preflight messages.
+    Managed control planes (EKS, GKE, AKS) run on no machines of ours: control_plane=False."""
+    wanted: dict[str, list[str]] = {}
+    if control_plane:
+        wanted.setdefault(request.control_plane_machine_type or default, []).append("control plane")
+    for pool in request.workers:
+        wanted.setdefault(pool.machine_type or default, []).append(f"pool {pool.name}")
+    return wanted
+
+
 class ProviderError(Exception):
     """A request the provider cannot render (bad flavor, missing value)."""
 

@@ -21,6 +21,7 @@ import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from providers import base
 from providers.aws import defaults
 from providers.base import (
     CloudHealth,
@@ -212,15 +213,7 @@ def _version_key(version: str) -> tuple:
 
 def machine_types(request: ClusterRequest) -> dict[str, list[str]]:
     """Instance type -> what asks for it; the EKS control plane has no instances of ours."""
-    wanted: dict[str, list[str]] = {}
-    if request.flavor != defaults.MANAGED_FLAVOR:
-        cp_type = request.control_plane_machine_type or defaults.MACHINE_TYPE
-        wanted.setdefault(cp_type, []).append("control plane")
-    for pool in request.workers:
-        wanted.setdefault(pool.machine_type or defaults.MACHINE_TYPE, []).append(
-            f"pool {pool.name}"
-        )
-    return wanted
+    return base.machine_types(request, defaults.MACHINE_TYPE, request.flavor != defaults.MANAGED_FLAVOR)
 
 
 # --- preflight -------------------------------------------------------------------------------

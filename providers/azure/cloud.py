@@ -22,6 +22,7 @@ from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.containerservice import ContainerServiceClient
 from azure.mgmt.resource.subscriptions import SubscriptionClient
 
+from providers import base
 from providers.azure import defaults
 from providers.base import (
     CloudHealth,
@@ -121,15 +122,7 @@ def _listed(result) -> list:
 
 def machine_types(request: ClusterRequest) -> dict[str, list[str]]:
     """VM size -> what asks for it; the AKS control plane has no VMs of ours."""
-    wanted: dict[str, list[str]] = {}
-    if request.flavor != defaults.MANAGED_FLAVOR:
-        cp_type = request.control_plane_machine_type or defaults.MACHINE_TYPE
-        wanted.setdefault(cp_type, []).append("control plane")
-    for pool in request.workers:
-        wanted.setdefault(pool.machine_type or defaults.MACHINE_TYPE, []).append(
-            f"pool {pool.name}"
-        )
-    return wanted
+    return base.machine_types(request, defaults.MACHINE_TYPE, request.flavor != defaults.MANAGED_FLAVOR)
 
 
 # --- preflight -------------------------------------------------------------------------------

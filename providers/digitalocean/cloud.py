@@ -16,6 +16,7 @@ import digitalocean
 import requests
 from requests.adapters import HTTPAdapter
 
+from providers import base
 from providers.base import (
     CloudHealth,
     ClusterRequest,
@@ -106,15 +107,7 @@ def _explain(exc: Exception) -> str:
 
 def machine_types(request: ClusterRequest) -> dict[str, list[str]]:
     """Droplet size -> what asks for it."""
-    wanted: dict[str, list[str]] = {}
-    wanted.setdefault(request.control_plane_machine_type or defaults.MACHINE_TYPE, []).append(
-        "control plane"
-    )
-    for pool in request.workers:
-        wanted.setdefault(pool.machine_type or defaults.MACHINE_TYPE, []).append(
-            f"pool {pool.name}"
-        )
-    return wanted
+    return base.machine_types(request, defaults.MACHINE_TYPE)
 
 
 # --- preflight -------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from google.cloud import compute_v1, container_v1
 from google.oauth2 import service_account
 from google.rpc import code_pb2
 
+from providers import base
 from providers.base import (
     CloudHealth,
     ClusterRequest,
@@ -156,15 +157,7 @@ def _region_of(location: str) -> tuple[str, str | None]:
 
 def machine_types(request: ClusterRequest) -> dict[str, list[str]]:
     """Machine type -> what asks for it; the GKE control plane has no machines of ours."""
-    wanted: dict[str, list[str]] = {}
-    if request.flavor != defaults.MANAGED_FLAVOR:
-        cp_type = request.control_plane_machine_type or defaults.MACHINE_TYPE
-        wanted.setdefault(cp_type, []).append("control plane")
-    for pool in request.workers:
-        wanted.setdefault(pool.machine_type or defaults.MACHINE_TYPE, []).append(
-            f"pool {pool.name}"
-        )
-    return wanted
+    return base.machine_types(request, defaults.MACHINE_TYPE, request.flavor != defaults.MANAGED_FLAVOR)
 
 
 # --- preflight -------------------------------------------------------------------------------

@@ -3,7 +3,7 @@ whose machines are kwok-kept Nodes (see `providers.local.operator`). Needs no cl
 
 from __future__ import annotations
 
-from providers.base import ClusterRequest, Provider
+from providers.base import Provider
 
 
 class LocalProvider(Provider):
