@@ -7,6 +7,7 @@ import logging
 
 import kopf
 
+from mgmt import metrics
 from mgmt.api.models import GROUP, VERSION
 from mgmt.controller import members
 from mgmt.controller.runtime import FleetRuntime, Shared
@@ -51,7 +52,9 @@ async def fleet_deleted(name, namespace, **_):
     for cluster in list(runtime.facts):
         await SHARED.stack.forget(namespace, cluster)
         await SHARED.clients.forget(namespace, cluster)
+        metrics.forget_member(namespace, name, cluster)
     RUNTIMES.pop((namespace, name), None)
+    metrics.forget_fleet(namespace, name)
     log.info("fleet %s/%s deleted with all its clusters", namespace, name)
 
 

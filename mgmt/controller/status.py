@@ -6,6 +6,7 @@ latency and time are not worth a write (they are in the metrics); a latency that
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 import time
@@ -140,11 +141,17 @@ class StatusWriter:
         self.generation: int | None = None
         self.written: dict[str, dict] = {}
         self.fleet_status: dict | None = None
+        self._lock = asyncio.Lock()  # the spec, stack and probe loops all write
 
     def forget(self, cluster: str) -> None:
         self.written.pop(cluster, None)
+        metrics.forget_member(self.namespace, self.fleet, cluster)
 
     async def write(self, fleet: dict, facts: dict[str, MemberFacts]) -> None:
+        async with self._lock:
+            await self._write(fleet, facts)
+
+    async def _write(self, fleet: dict, facts: dict[str, MemberFacts]) -> None:
         declared = [c.get("name") for c in (fleet.get("spec") or {}).get("stack", {}).get("components") or []]
         statuses = {}
         for cluster, fact in list(facts.items()):
