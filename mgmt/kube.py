@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -98,6 +99,16 @@ class Kube:
                               timeout: float = 30.0) -> Kube:
         api = await k8s_config.new_client_from_config(config_file=path, context=context)
         return cls(api, timeout)
+
+    @classmethod
+    async def from_environment(cls, timeout: float = 30.0) -> Kube:
+        """$KUBECONFIG or ~/.kube/config when there is one, else the Pod's service account."""
+        path = os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+        if os.path.exists(path.split(os.pathsep)[0]):
+            return await cls.from_kubeconfig(path, timeout=timeout)
+        configuration = k8s.Configuration()
+        k8s_config.load_incluster_config(client_configuration=configuration)
+        return cls(k8s.ApiClient(configuration), timeout)
 
     @classmethod
     async def from_kubeconfig_dict(cls, config: dict, timeout: float = 30.0) -> Kube:

@@ -20,16 +20,18 @@ from mgmt.workload import WorkloadClients
 
 @kopf.on.login()
 def login(**kwargs):
-    return kopf.login_with_kubeconfig(**kwargs)
+    """The kubeconfig when there is one, else the Pod's service account."""
+    return kopf.login_with_kubeconfig(**kwargs) or kopf.login_with_service_account(**kwargs)
 
 
-async def run(namespaces: tuple[str, ...], metrics_port: int | None) -> None:
-    kube = await Kube.from_kubeconfig(os.environ.get("KUBECONFIG"))
+async def run(namespaces: tuple[str, ...], metrics_port: int | None, metrics_host: str) -> None:
+    kube = await Kube.from_environment()
     clients = WorkloadClients(kube)
     handlers.SHARED = Shared(kube, clients, StackEngine(kube, clients))
     if metrics_port is not None:
-        server = metrics.serve(metrics_port)
-        logging.getLogger("drover.controller").info("metrics on http://127.0.0.1:%d/metrics", server.server_port)
+        server = metrics.serve(metrics_port, metrics_host)
+        logging.getLogger("drover.controller").info("metrics on http://%s:%d/metrics", metrics_host,
+                                                    server.server_port)
     try:
         await kopf.operator(clusterwide=not namespaces, namespaces=list(namespaces), standalone=True)
     finally:
@@ -43,9 +45,11 @@ async def run(namespaces: tuple[str, ...], metrics_port: int | None) -> None:
 @click.option("-n", "--namespace", "namespaces", multiple=True,
               help="Watch only these namespaces (repeatable; default: all).")
 @click.option("--metrics-port", type=int, default=None,
-              help="Serve Prometheus metrics on 127.0.0.1:PORT (0 picks a free port).")
+              help="Serve Prometheus metrics on PORT (0 picks a free port).")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True,
+              help="Address the metrics endpoint listens on (0.0.0.0 in a Pod).")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
-def controller(kubeconfig, namespaces, metrics_port, verbose):
+def controller(kubeconfig, namespaces, metrics_port, metrics_host, verbose):
     """Run the Fleet controller until interrupted.
 
     \b
@@ -58,4 +62,4 @@ def controller(kubeconfig, namespaces, metrics_port, verbose):
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     for noisy in ("kopf.objects", "kopf.activities", "aiohttp.access", "botocore", "azure", "google"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    asyncio.run(run(namespaces, metrics_port))
+    asyncio.run(run(namespaces, metrics_port, metrics_host))
