@@ -22,7 +22,7 @@ from e2e.fixtures.controller import wait_for
 from mgmt import processes
 from providers.local.runtime import ClusterProcesses
 
-NS = f"adopt-{os.getpid() % 10000}"
+NS = f"fleet-adopt-{os.getpid() % 10000}"
 CLUSTER = "c1"
 FLEET = "blue"
 WAIT = 300

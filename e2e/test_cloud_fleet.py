@@ -20,7 +20,7 @@ from mgmt.render import cluster_request, render_cluster
 from providers.base import Credentials
 
 TOKEN = secrets.token_hex(4)
-NS = f"cloud-{TOKEN}"
+NS = f"fleet-cloud-{TOKEN}"
 FLEET = "clouds"
 GOOD, BAD, NO_CREDS = f"good-{TOKEN}", f"bad-{TOKEN}", f"nocreds-{TOKEN}"
 BAD_REGION = "us-nowhere-1"

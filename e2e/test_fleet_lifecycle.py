@@ -149,11 +149,20 @@ def resource_versions(kubectl) -> dict[str, str]:
     return versions
 
 
+def settled(kubectl) -> dict[str, str]:
+    """The resourceVersions once nothing has changed for a while (the local cluster may still be
+    coming up when a local provider runs in the session)."""
+    def unchanged():
+        before = resource_versions(kubectl)
+        time.sleep(6)  # three probe intervals
+        return before if resource_versions(kubectl) == before else None
+    return wait_for(unchanged, 180, interval=0, what="the fleet to settle")
+
+
 def test_reapplying_the_same_fleet_writes_nothing(kubectl, every, audit):
     wait_for(lambda: all(all_objects_present(kubectl, s) for s in CLUSTERS if s["provider"] != "digitalocean"),
              180, what="every object")
-    time.sleep(6)  # let statuses settle (probe interval 2s)
-    before, mark = resource_versions(kubectl), audit.mark()
+    before, mark = settled(kubectl), audit.mark()
     # kubectl's client-side apply resends lists the server defaulted ("configured"); the server
     # finds nothing to change, so no object may get a new resourceVersion.
     kubectl.apply(fleet())
@@ -164,7 +173,7 @@ def test_reapplying_the_same_fleet_writes_nothing(kubectl, every, audit):
 
 
 def test_controller_restart_resumes_without_rewriting(kubectl, every, audit, controller):
-    before, mark = resource_versions(kubectl), audit.mark()
+    before, mark = settled(kubectl), audit.mark()
     controller.restart()
     time.sleep(10)  # a full reconcile, stack and several probe cycles after the restart
     assert resource_versions(kubectl) == before
