@@ -27,6 +27,7 @@ from mgmt.toolchain import binary
 KWOK_ANNOTATION = "kwok.x-k8s.io/node"
 KWOK_ANNOTATION_VALUE = "fake"
 COMPONENTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+NODE_LEASE_SECONDS = 40  # kwokctl's default
 
 _locks: dict[Path, threading.Lock] = {}
 _locks_guard = threading.Lock()
@@ -57,7 +58,11 @@ class Kwok(Component):
         self.config_path.write_text(kwok_config())
         return [binary("kwok"), f"--kubeconfig={self.kubeconfig_path}", f"--config={self.config_path}",
                 f"--manage-nodes-with-annotation-selector={KWOK_ANNOTATION}={KWOK_ANNOTATION_VALUE}",
-                f"--server-address=127.0.0.1:{self.port}", "--node-ip=127.0.0.1", "--cidr=10.244.0.0/16"]
+                f"--server-address=127.0.0.1:{self.port}", "--node-ip=127.0.0.1", "--cidr=10.244.0.0/16",
+                # The stages heartbeat a Node's status only every ~10 min and count on the Lease for
+                # liveness: without kwok renewing Leases the node lifecycle controller marks every
+                # Node NotReady after its grace period, and their pods unready for good.
+                f"--node-lease-duration-seconds={NODE_LEASE_SECONDS}"]
 
 
 def kwok_config() -> str:
