@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import kopf
@@ -64,4 +63,3 @@ async def configure(settings: kopf.OperatorSettings, **_):
     settings.posting.enabled = False  # our own Events are posted by the status writer
     settings.persistence.finalizer = "fleet.drover.dev/finalizer"
     settings.watching.server_timeout = 300
-    await asyncio.sleep(0)

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 
 import providers
+from mgmt import metrics
 from mgmt.api.models import API_VERSION, ClusterSpec, FleetSpec, MemberSpec
 from mgmt.controller import adoption, clusters, members
 from mgmt.controller import credentials as creds
@@ -83,9 +84,11 @@ class FleetRuntime:
             except TimeoutError:
                 pass
             self.spec_changed.clear()
+            metrics.RECONCILES.labels("fleet").inc()
             try:
                 await self.reconcile_spec()
             except KubeError as error:
+                metrics.RECONCILE_ERRORS.labels("fleet", error.reason or str(error.status)).inc()
                 log.warning("fleet %s/%s: reconcile failed: %s", self.namespace, self.name, error)
                 await asyncio.sleep(5)
                 self.spec_changed.set()
@@ -93,6 +96,7 @@ class FleetRuntime:
     async def stack_loop(self) -> None:
         while True:
             if self.fleet is not None and self.facts:
+                metrics.RECONCILES.labels("stack").inc()
                 await self.sync_stack()
             await asyncio.sleep(STACK_INTERVAL)
 
