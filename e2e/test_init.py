@@ -73,7 +73,7 @@ def test_init_twice_changes_nothing(mgmt, kubectl, installed):
     assert _resource_versions(kubectl) == before
     deployment = kubectl.get_json("deployment", "drover-controller", "-n", INSTALL_NAMESPACE)
     container = deployment["spec"]["template"]["spec"]["containers"][0]
-    assert container["command"] == ["drover", "controller"]
+    assert container["command"][:2] == ["drover", "controller"]
     assert container["image"].startswith("ghcr.io/drover/drover:")
     # A new image is a change of the Deployment only.
     changed = drover("init", "--namespace", INSTALL_NAMESPACE, "--image", "example.com/drover:dev",
