@@ -96,7 +96,7 @@ def failure_reasons(m: dict | None) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def every(kubectl, controller):
+def every(kubectl, controller, local_provider):
     kubectl("create", "namespace", NS)
     kubectl.apply(secrets())
     kubectl.apply(fleet())
@@ -150,8 +150,10 @@ def resource_versions(kubectl) -> dict[str, str]:
 
 
 def settled(kubectl) -> dict[str, str]:
-    """The resourceVersions once nothing has changed for a while (the local cluster may still be
-    coming up when a local provider runs in the session)."""
+    """The resourceVersions once the local cluster is up and nothing has changed for a while."""
+    wait_for(lambda: ((member(kubectl, "local-1") or {}).get("status") or {}).get("phase") == "Ready", 240,
+             what="the local cluster to be Ready")
+
     def unchanged():
         before = resource_versions(kubectl)
         time.sleep(6)  # three probe intervals
