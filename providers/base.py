@@ -102,6 +102,19 @@ def machine_types(request: ClusterRequest, default: str, control_plane: bool = T
     return wanted
 
 
+#: CloudHealth states from best to worst.
+SEVERITY = ("Healthy", "Provisioning", "Unknown", "Degraded")
+
+
+def worst_state(states) -> str:
+    """The worst of several CloudHealth states (Healthy when there are none)."""
+    return max(states, key=SEVERITY.index, default="Healthy")
+
+
+def shorten(text: str, limit: int = 500) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class ProviderError(Exception):
     """A request the provider cannot render (bad flavor, missing value)."""
 

@@ -374,16 +374,7 @@ _NODEGROUP_STATE = {
     "DELETE_FAILED": "Degraded",
     "DEGRADED": "Degraded",
 }
-_SEVERITY = ("Healthy", "Provisioning", "Unknown", "Degraded")
 _BAD_INSTANCE_STATES = {"shutting-down", "stopping", "stopped"}
-
-
-def _worst(states) -> str:
-    return max(states, key=_SEVERITY.index, default="Healthy")
-
-
-def _short(text: str, limit: int = 500) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def cloud_health(request: ClusterRequest, credentials: Credentials | None) -> CloudHealth:
@@ -403,7 +394,7 @@ def cloud_health(request: ClusterRequest, credentials: Credentials | None) -> Cl
     except (ClientError, BotoCoreError) as exc:
         health = CloudHealth("Unknown", f"AWS API call failed: {_explain(exc)}")
     secrets = creds.secrets()
-    return CloudHealth(health.state, _short(redact(health.message, secrets)), health.details)
+    return CloudHealth(health.state, base.shorten(redact(health.message, secrets)), health.details)
 
 
 def _issues(where: str, health: dict | None) -> list[str]:
@@ -436,7 +427,7 @@ def _eks_health(sess: botocore.session.Session, request: ClusterRequest) -> Clou
         ]
         issues += group_issues
     message = "; ".join(issues) or f"EKS cluster {name} is {status}"
-    return CloudHealth(_worst(states), message, details)
+    return CloudHealth(base.worst_state(states), message, details)
 
 
 def _impaired(ec2, instance_ids: list[str]) -> list[str]:

@@ -262,15 +262,6 @@ _PROVISIONING_STATE = {
     "Failed": "Degraded",
     "Canceled": "Degraded",
 }
-_SEVERITY = ("Healthy", "Provisioning", "Unknown", "Degraded")
-
-
-def _worst(states) -> str:
-    return max(states, key=_SEVERITY.index, default="Healthy")
-
-
-def _short(text: str, limit: int = 500) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def cloud_health(request: ClusterRequest, credentials: Credentials | None) -> CloudHealth:
@@ -292,7 +283,7 @@ def cloud_health(request: ClusterRequest, credentials: Credentials | None) -> Cl
     except AzureError as exc:
         health = CloudHealth("Unknown", f"Azure API call failed: {_explain(exc)}")
     secrets = [sp.client_secret]
-    return CloudHealth(health.state, _short(redact(health.message, secrets)), health.details)
+    return CloudHealth(health.state, base.shorten(redact(health.message, secrets)), health.details)
 
 
 def _power(resource) -> str:
@@ -333,7 +324,7 @@ def _aks_health(aks: ContainerServiceClient, request: ClusterRequest) -> CloudHe
     message = (
         "; ".join(issues) or f"AKS cluster {name} is {state}, {power or 'power state unknown'}"
     )
-    return CloudHealth(_worst(states), message, details)
+    return CloudHealth(base.worst_state(states), message, details)
 
 
 def _vm_power(vm) -> str:

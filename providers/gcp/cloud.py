@@ -312,15 +312,6 @@ _INSTANCE_STATE = {
     "SUSPENDED": "Degraded",
     "TERMINATED": "Degraded",
 }
-_SEVERITY = ("Healthy", "Provisioning", "Unknown", "Degraded")
-
-
-def _worst(states) -> str:
-    return max(states, key=_SEVERITY.index, default="Healthy")
-
-
-def _short(text: str, limit: int = 500) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def cloud_health(request: ClusterRequest, credentials: Credentials | None) -> CloudHealth:
@@ -340,7 +331,7 @@ def cloud_health(request: ClusterRequest, credentials: Credentials | None) -> Cl
     except _API_ERRORS as exc:
         health = CloudHealth("Unknown", f"GCP API call failed: {_explain(exc)}")
     secrets = creds.secrets()
-    return CloudHealth(health.state, _short(redact(health.message, secrets)), health.details)
+    return CloudHealth(health.state, base.shorten(redact(health.message, secrets)), health.details)
 
 
 def _condition_code(condition) -> str:
@@ -376,7 +367,7 @@ def _gke_health(gcreds, project: str, request: ClusterRequest) -> CloudHealth:
         ]
         issues += pool_issues
     message = "; ".join(issues) or cluster.status_message or f"GKE cluster {name} is {status}"
-    return CloudHealth(_worst(states), message, details)
+    return CloudHealth(base.worst_state(states), message, details)
 
 
 def _instances_health(gcreds, project: str, request: ClusterRequest) -> CloudHealth:
