@@ -30,7 +30,8 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || echo "could not install chromium: the HTML screenshot test will fail"; }
 
-test: tools browser
+# Lint first: it takes seconds and fails before the long e2e tier starts.
+test: lint tools browser
 	$(PY) -m pytest -q tests e2e
 
 unit: venv

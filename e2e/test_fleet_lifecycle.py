@@ -111,7 +111,7 @@ def all_objects_present(kubectl, spec) -> bool:
 def test_every_provider_and_flavor_is_rendered_and_accepted(kubectl, every):
     applied = [c for c in CLUSTERS if c["provider"] != "digitalocean"]
     for spec in applied:
-        wait_for(lambda: all_objects_present(kubectl, spec), 180, what=f"objects of {spec['name']}")
+        wait_for(lambda spec=spec: all_objects_present(kubectl, spec), 180, what=f"objects of {spec['name']}")
     for spec in applied:
         for sent in rendered(spec):
             stored = live(kubectl, sent)

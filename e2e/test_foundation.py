@@ -36,7 +36,7 @@ def wait_for(predicate, timeout=60, interval=0.5, message="condition"):
 def drover(*args: str, timeout: float = 180) -> str:
     """Run the drover CLI; its stdout, or a failure showing its stderr."""
     proc = subprocess.run([sys.executable, "-m", "mgmt.cli", *args], capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, check=False)
     assert proc.returncode == 0, f"drover {' '.join(args)} failed:\n{proc.stderr}"
     return proc.stdout
 

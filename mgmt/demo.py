@@ -105,8 +105,8 @@ def hints(demo: Demo, namespace: str, fleet: dict) -> str:
         f"  drover get kubeconfig {first} -n {namespace} --kubeconfig {kubeconfig} > {first}.kubeconfig",
         f"  kubectl --kubeconfig {first}.kubeconfig get nodes,pods -A",
         "",
-        f"Reports: drover status -o markdown --kubeconfig {kubeconfig}   |   "
-        f"drover describe cluster {first} -n {namespace} --kubeconfig {kubeconfig}",
+        (f"Reports: drover status -o markdown --kubeconfig {kubeconfig}   |   "
+         f"drover describe cluster {first} -n {namespace} --kubeconfig {kubeconfig}"),
         "Remove everything: make demo-down",
     ])
 

@@ -23,12 +23,9 @@ def free_port() -> int:
 def start(name: str, argv: list[str], state_dir: Path, env: dict[str, str] | None = None) -> int:
     """Start `argv` in its own session, logging to <state>/<name>.log; record its pid."""
     state_dir.mkdir(parents=True, exist_ok=True)
-    log = open(state_dir / f"{name}.log", "ab")
-    try:
+    with open(state_dir / f"{name}.log", "ab") as log:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 env={**os.environ, **(env or {})}, start_new_session=True)
-    finally:
-        log.close()
     (state_dir / f"{name}.pid").write_text(f"{proc.pid}\n")
     return proc.pid
 

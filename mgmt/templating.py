@@ -168,9 +168,7 @@ class _Scanner:
             return False
         if r == "$" and self.escape_chars & _DOLLAR and self.peek() == "$":
             return True
-        if r == "\\" and self.escape_chars & _BACKSLASH and self.peek() in ("/", "\\"):
-            return True
-        return False
+        return bool(r == "\\" and self.escape_chars & _BACKSLASH and self.peek() in ("/", "\\"))
 
 
 # ---------------------------------------------------------------------------

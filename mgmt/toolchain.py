@@ -128,7 +128,8 @@ def _go_env() -> dict[str, str]:
 def _run_go(args: list[str], cwd: Path, attempts: int = 4) -> str:
     """Run a go command, retrying what looks like a passing proxy or network error."""
     for attempt in range(1, attempts + 1):
-        proc = subprocess.run(["go", *args], cwd=cwd, env=_go_env(), capture_output=True, text=True)
+        proc = subprocess.run(["go", *args], cwd=cwd, env=_go_env(), capture_output=True, text=True,
+                              check=False)
         if proc.returncode == 0:
             return proc.stdout
         if attempt == attempts or not _TRANSIENT.search(proc.stderr):

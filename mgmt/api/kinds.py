@@ -1,8 +1,16 @@
 """The Fleet and FleetMember CRDs, as crdgen builds them."""
 
 from mgmt.api.crdgen import Kind
-from mgmt.api.models import (FLEET_COLUMNS, GROUP, MEMBER_COLUMNS, VERSION, FleetSpec, FleetStatus, MemberSpec,
-                             MemberStatus)
+from mgmt.api.models import (
+    FLEET_COLUMNS,
+    GROUP,
+    MEMBER_COLUMNS,
+    VERSION,
+    FleetSpec,
+    FleetStatus,
+    MemberSpec,
+    MemberStatus,
+)
 
 FLEET = Kind(
     GROUP, VERSION, "Fleet", "fleets", FleetSpec, FleetStatus, short_names=["fl"], categories=["drover"],

@@ -53,7 +53,7 @@ class MemberFacts:
     stack_message: str | None = None
 
     @classmethod
-    def resume(cls, member: dict) -> "MemberFacts":
+    def resume(cls, member: dict) -> MemberFacts:
         """The facts a member's stored status holds (after a controller restart)."""
         spec, status = member["spec"], member.get("status") or {}
         facts = cls(spec["cluster"], provider=spec.get("provider"), adopted=bool(spec.get("adopted")))
