@@ -132,7 +132,7 @@ class Kube:
 
     async def request(self, method: str, path: str, body: Any = None,
                       query: Iterable[tuple[str, Any]] = (), content_type: str = "application/json",
-                      timeout: float | None = None) -> Any:
+                      timeout: float | None = None, accept: str = "application/json, */*") -> Any:
         """Send one request; JSON answers come back decoded, others as text.
 
         A 429 (the server's "retry after", e.g. while a new CRD's storage initializes) is
@@ -140,15 +140,15 @@ class Kube:
         query = list(query)
         for attempt in range(RETRIES_ON_429):
             try:
-                return await self._request_once(method, path, body, query, content_type, timeout)
+                return await self._request_once(method, path, body, query, content_type, timeout, accept)
             except KubeError as error:
                 if error.status != 429 or attempt == RETRIES_ON_429 - 1:
                     raise
                 await asyncio.sleep(min(error.retry_after or 1, 5))
 
     async def _request_once(self, method: str, path: str, body: Any, query: list, content_type: str,
-                            timeout: float | None) -> Any:
-        headers = {"Accept": "application/json, */*", "Content-Type": content_type}
+                            timeout: float | None, accept: str) -> Any:
+        headers = {"Accept": accept, "Content-Type": content_type}
         try:
             response = await self.api.call_api(
                 path, method, query_params=list(query), header_params=headers, body=body,

@@ -110,6 +110,19 @@ class SourceRef(Model):
     key: str | None = Field(None, description="Only this key (default: every key, in key order).")
 
 
+KUBE_VERSION = r"^v?[0-9]+\.[0-9]+(\.[0-9]+)?([-+][0-9A-Za-z.+-]+)?$"
+#: `group/version`, `v1`, or either with `/Kind`, as helm's Capabilities.APIVersions.Has takes them.
+API_VERSION_ENTRY = r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?v[0-9]+[a-z0-9]*(/[A-Z][A-Za-z0-9]*)?$"
+
+
+class ChartRef(SourceRef):
+    continued_in: list[str] = Field(default_factory=list, max_length=15, json_schema_extra={
+        "items": {"type": "string", "pattern": DNS_LABEL, "maxLength": 253}}, description=(
+        "More objects of the same kind holding the rest of a chart bigger than one object (1 MiB), "
+        "in order: the chart is the content of `name`, then of each of these (every key, or `key`, "
+        "of each object, in key order)."))
+
+
 class HelmSource(Model):
     model_config = ConfigDict(json_schema_extra=cel(rule(
         "[has(self.repository), has(self.path), has(self.chartFrom), self.chart.startsWith('oci://')]"
@@ -119,10 +132,20 @@ class HelmSource(Model):
     repository: str | None = Field(None, max_length=512)
     version: str | None = Field(None, max_length=64)
     path: str | None = Field(None, max_length=512, description="A chart directory or .tgz on the controller's disk.")
-    chart_from: SourceRef | None = Field(None, description="A packed chart (.tgz) in a ConfigMap or Secret key.")
+    chart_from: ChartRef | None = Field(None, description=(
+        "A packed chart (.tgz) in a ConfigMap or Secret of the Fleet's namespace: the content of `key`, "
+        "or of every key joined in key order (the parts `split -b` writes), then of `continuedIn`."))
     values: dict[str, Any] = Field(default_factory=dict, description=(
         "Chart values. Strings may use {{ cluster.name }}, {{ cluster.provider }}, "
         "{{ cluster.region }} and {{ cluster.labels.KEY }}."))
+    kube_version: str | None = Field(None, pattern=KUBE_VERSION, max_length=64, description=(
+        "Render for this Kubernetes version (.Capabilities.KubeVersion) instead of the version the "
+        "cluster reports, e.g. v1.30.0."))
+    api_versions: list[str] | None = Field(None, max_length=1000, json_schema_extra={
+        "items": {"type": "string", "pattern": API_VERSION_ENTRY, "maxLength": 317}}, description=(
+        "Render as if the cluster served exactly these APIs (.Capabilities.APIVersions; "
+        "`group/version` or `group/version/Kind`) instead of what its discovery reports. Helm adds "
+        "its built-in Kubernetes API versions either way."))
 
 
 class HealthCheck(Model):

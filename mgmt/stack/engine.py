@@ -17,6 +17,7 @@ from mgmt.kube import Kube, KubeError, Unreachable
 from mgmt.workload import NoKubeconfig, WorkloadClients
 
 from . import rollout
+from .capabilities import Capabilities, CapabilityCache
 from .helm import Helm
 from .member import Desired, Failure, MemberPlan, MemberSync
 from .objects import SourceError, revision
@@ -47,15 +48,18 @@ class MemberStack:
 
 class StackEngine:
     def __init__(self, mgmt: Kube, clients: WorkloadClients, concurrency: int = 8, timeout: float = 60.0,
-                 probe_timeout: float = 5.0, retry_after: float = 60.0, helm: Helm | None = None):
+                 probe_timeout: float = 5.0, retry_after: float = 60.0, helm: Helm | None = None,
+                 capabilities_ttl: float = 300.0):
         self.mgmt, self.clients = mgmt, clients
         self.timeout, self.probe_timeout, self.retry_after = timeout, probe_timeout, retry_after
         self.helm = helm or Helm()
+        self.capabilities = CapabilityCache(capabilities_ttl, probe_timeout)
         self._slots = asyncio.Semaphore(concurrency)
         self._last: dict[tuple[str, str, str], list[dict]] = {}      # (namespace, fleet, cluster)
         self._unreachable: set[tuple[str, str, str]] = set()
         self._failures: dict[tuple[str, str, str], dict[str, Failure]] = {}
         self._confirmed: dict[tuple[str, str, str], dict] = {}
+        self._hook_runs: dict[tuple[str, str, str], dict] = {}
 
     async def sync(self, fleet: dict, targets: list, recorded: dict[str, list[dict]]) -> dict[str, MemberStack]:
         spec = fleet.get("spec") or {}
@@ -80,15 +84,17 @@ class StackEngine:
             desired=desired[t.cluster], decisions=decisions[t.cluster], previous=previous[t.cluster],
             failures=self._failures.setdefault(keys[t.cluster], {}),
             confirmed=self._confirmed.setdefault(keys[t.cluster], {}), retry_after=self.retry_after,
+            hook_runs=self._hook_runs.setdefault(keys[t.cluster], {}),
             probe_timeout=self.probe_timeout)) for t in targets))
         return dict(zip([t.cluster for t in targets], results))
 
     async def forget(self, namespace: str, cluster: str) -> None:
         """The cluster left the fleet: drop what is remembered about it and close its client."""
-        for store in (self._last, self._failures, self._confirmed):
+        for store in (self._last, self._failures, self._confirmed, self._hook_runs):
             for key in [k for k in store if k[0] == namespace and k[2] == cluster]:
                 del store[key]
         self._unreachable = {k for k in self._unreachable if not (k[0] == namespace and k[2] == cluster)}
+        self.capabilities.forget((namespace, cluster))
         await self.clients.forget(namespace, cluster)
 
     # -- rendering and planning ------------------------------------------------
@@ -96,14 +102,36 @@ class StackEngine:
     async def _render(self, components: list[Component], target: MemberTarget,
                       sources: MgmtSources) -> dict[str, Desired]:
         context = cluster_context(target.cluster, target.provider, target.region, target.labels)
-        rendered = await asyncio.gather(*(self._render_one(c, context, sources) for c in components))
+        reading: list[asyncio.Future] = []
+
+        async def capabilities() -> Capabilities:  # read once per member and sync, when a chart needs it
+            if not reading:
+                reading.append(asyncio.ensure_future(self._capabilities(target)))
+            return await asyncio.shield(reading[0])
+
+        try:
+            rendered = await asyncio.gather(*(self._render_one(c, context, sources, capabilities)
+                                              for c in components))
+        finally:
+            for future in reading:
+                future.cancel()
         return {c.name: d for c, d in zip(components, rendered)}
 
-    async def _render_one(self, component: Component, context: dict, sources: MgmtSources) -> Desired:
+    async def _capabilities(self, target: MemberTarget) -> Capabilities:
+        try:
+            client = await self.clients.get(target.namespace, target.cluster)
+            reachable = not any(k[0] == target.namespace and k[2] == target.cluster for k in self._unreachable)
+            return await self.capabilities.get((target.namespace, target.cluster), client, reachable)
+        except (NoKubeconfig, KubeError) as error:
+            raise SourceError(f"the cluster's version and APIs, needed to render the chart, could not be "
+                              f"read: {error}") from None
+
+    async def _render_one(self, component: Component, context: dict, sources: MgmtSources,
+                          capabilities) -> Desired:
         namespace = component.namespace or DEFAULT_NAMESPACE
         out = Desired(component, namespace)
         try:
-            out.objects = await render_component(component, namespace, context, sources, self.helm)
+            out.objects = await render_component(component, namespace, context, sources, self.helm, capabilities)
             out.revision = revision(out.objects, namespace)
         except SourceError as error:
             out.error = str(error)
@@ -146,6 +174,8 @@ class StackEngine:
                 return MemberStack(kept, True, f"stack sync failed: {type(error).__name__}: {error}", False)
         self._unreachable.discard(key)
         self._last[key] = result.components
+        if result.changed:
+            self.capabilities.changed((target.namespace, target.cluster))
         return MemberStack(result.components, True, None, result.changed)
 
     async def _run(self, target: MemberTarget, plan: MemberPlan):

@@ -1,8 +1,13 @@
 """Helm charts rendered by the real helm binary (`helm template`), cached by their inputs.
 
+Every chart is rendered for the cluster it goes to: `--kube-version` and `--api-versions` carry
+that member's capabilities (see `capabilities`), so `kubeVersion` constraints and
+`.Capabilities` branches see the member, not helm's built-in v1.20. Members with the same
+capabilities share one render.
+
 Every run gets a private HELM_CACHE_HOME/HELM_CONFIG_HOME/HELM_DATA_HOME in a temporary
 directory, so nothing leaks between runs or into the user's helm setup. A chart pinned to a
-version (or packed in a ConfigMap) renders the same way forever, so its output is kept; an
+version (or packed in ConfigMaps/Secrets) renders the same way forever, so its output is kept; an
 unpinned one (latest in a repository, a path on disk) is rendered again after `ttl` seconds.
 """
 
@@ -10,11 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import json
 import os
+import tarfile
 import tempfile
 import time
+import zlib
 from collections import OrderedDict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -22,7 +31,21 @@ import yaml
 from mgmt.api.models import HelmSource
 from mgmt.toolchain import binary
 
+from .capabilities import Capabilities
 from .objects import SourceError
+
+HELM_DEFAULTS = Capabilities()  # no flags: helm's own (Kubernetes v1.20, its built-in APIs)
+
+
+@dataclass(frozen=True)
+class PackedChart:
+    """A .tgz read from the management cluster (maybe joined from several keys and objects)."""
+    data: bytes = field(repr=False)
+    origin: str     # where it came from, for messages
+    digest: str = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "digest", hashlib.sha256(self.data).hexdigest())
 
 
 class Helm:
@@ -33,28 +56,33 @@ class Helm:
         self._cache: OrderedDict[str, tuple[float | None, str]] = OrderedDict()
 
     async def template(self, release: str, namespace: str, source: HelmSource, values: dict,
-                       packed_chart: bytes | None = None) -> str:
-        """The chart's manifests as YAML text; SourceError with helm's message when it fails."""
-        key, pinned = _cache_key(release, namespace, source, values, packed_chart)
+                       packed_chart: PackedChart | None = None,
+                       capabilities: Capabilities = HELM_DEFAULTS) -> str:
+        """The chart's manifests (hooks included, tests not) as YAML text; SourceError with
+        helm's message when it fails."""
+        key, pinned = _cache_key(release, namespace, source, values, packed_chart, capabilities)
         cached = self._cache.get(key)
         if cached and (cached[0] is None or cached[0] > time.monotonic()):
             self._cache.move_to_end(key)
             return cached[1]
+        if packed_chart is not None:
+            await asyncio.to_thread(check_archive, packed_chart)
         async with self._slots:
-            text = await self._run(release, namespace, source, values, packed_chart)
+            text = await self._run(release, namespace, source, values, packed_chart, capabilities)
         self._cache[key] = (None if pinned else time.monotonic() + self.ttl, text)
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
         return text
 
     async def _run(self, release: str, namespace: str, source: HelmSource, values: dict,
-                   packed_chart: bytes | None) -> str:
+                   packed_chart: PackedChart | None, capabilities: Capabilities) -> str:
         with tempfile.TemporaryDirectory(prefix="drover-helm-") as tmp:
             home = Path(tmp)
             values_file = home / "values.yaml"
             values_file.write_text(yaml.safe_dump(values))
             argv = [binary("helm"), "template", release, *_chart_args(source, home, packed_chart),
-                    "--namespace", namespace, "--include-crds", "--skip-tests", "--values", str(values_file)]
+                    "--namespace", namespace, "--include-crds", "--skip-tests", "--values", str(values_file),
+                    *capability_args(capabilities)]
             env = {**os.environ, "HOME": tmp, "HELM_CACHE_HOME": f"{tmp}/cache",
                    "HELM_CONFIG_HOME": f"{tmp}/config", "HELM_DATA_HOME": f"{tmp}/data"}
             proc = await asyncio.create_subprocess_exec(
@@ -65,14 +93,35 @@ class Helm:
             except TimeoutError:
                 proc.kill()
                 await proc.wait()
-                raise SourceError(f"helm template {_describe(source)} timed out after {self.timeout:.0f}s") from None
+                raise SourceError(f"helm template {_describe(source, packed_chart)} timed out after "
+                                  f"{self.timeout:.0f}s") from None
         if proc.returncode != 0:
             message = err.decode(errors="replace").strip()[-2000:] or f"exit code {proc.returncode}"
-            raise SourceError(f"helm template {_describe(source)}: {message}")
+            raise SourceError(f"helm template {_describe(source, packed_chart)}: {message}")
         return out.decode()
 
 
-def _chart_args(source: HelmSource, home: Path, packed_chart: bytes | None) -> list[str]:
+def capability_args(capabilities: Capabilities) -> list[str]:
+    args = ["--kube-version", capabilities.kube_version] if capabilities.kube_version else []
+    if capabilities.api_versions:
+        args += ["--api-versions", ",".join(capabilities.api_versions)]
+    return args
+
+
+def check_archive(chart: PackedChart) -> None:
+    """SourceError unless `chart` is a whole gzip-compressed tar archive (a part missing, a part
+    out of order, or a truncated key shows here, before helm's terser message)."""
+    try:
+        with tarfile.open(fileobj=io.BytesIO(chart.data), mode="r:gz") as archive:
+            names = archive.getnames()  # reads to the end, so a truncated archive fails here
+            if not any(name.endswith("Chart.yaml") for name in names):
+                raise SourceError(f"{chart.origin}: the archive holds no Chart.yaml")
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as error:
+        raise SourceError(f"{chart.origin}: not a whole packed chart (.tgz) ({len(chart.data)} bytes: "
+                          f"{error}); is a part missing or out of order?") from None
+
+
+def _chart_args(source: HelmSource, home: Path, packed_chart: PackedChart | None) -> list[str]:
     version = ["--version", source.version] if source.version else []
     if source.repository:
         return [source.chart, "--repo", source.repository, *version]
@@ -83,23 +132,24 @@ def _chart_args(source: HelmSource, home: Path, packed_chart: bytes | None) -> l
     if packed_chart is None:
         raise SourceError("helm: chartFrom gave no chart")
     chart = home / "chart.tgz"
-    chart.write_bytes(packed_chart)
+    chart.write_bytes(packed_chart.data)
     return [str(chart)]
 
 
-def _describe(source: HelmSource) -> str:
+def _describe(source: HelmSource, packed_chart: PackedChart | None) -> str:
     if source.repository:
         return f"{source.chart} from {source.repository}" + (f" {source.version}" if source.version else "")
     if source.path:
         return source.path
-    if source.chart_from:
-        return f"chart from {source.chart_from.kind} {source.chart_from.name}"
+    if packed_chart is not None:
+        return packed_chart.origin
     return source.chart + (f" {source.version}" if source.version else "")
 
 
 def _cache_key(release: str, namespace: str, source: HelmSource, values: dict,
-               packed_chart: bytes | None) -> tuple[str, bool]:
-    chart = hashlib.sha256(packed_chart).hexdigest() if packed_chart is not None else None
+               packed_chart: PackedChart | None, capabilities: Capabilities) -> tuple[str, bool]:
+    chart = packed_chart.digest if packed_chart is not None else None
     pinned = chart is not None or (bool(source.version) and not source.path)
-    text = json.dumps([release, namespace, source.wire(), values, chart], sort_keys=True, default=str)
+    text = json.dumps([release, namespace, source.wire(), values, chart, capabilities.digest],
+                      sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest(), pinned

@@ -10,13 +10,13 @@ whatever is listed but no longer rendered is pruned.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from mgmt.api.models import Component, ComponentStatus
 from mgmt.kube import Kube, KubeError, Unreachable
 
-from . import drift, health, inventory, rollout
+from . import drift, health, hooks, inventory, rollout
 from .apply import ApplyError, apply_objects
 from .inventory import Entry
 from .objects import Ref, SourceError, crd_scopes, prepare
@@ -58,6 +58,8 @@ class MemberPlan:
     retry_after: float = 60.0
     probe_timeout: float = 5.0
     crd_timeout: float = 30.0
+    hook_runs: dict[str, hooks.Run] = field(default_factory=dict)  # helm hooks in progress (shared, mutated)
+    hook_timeout: float = 300.0
 
 
 @dataclass
@@ -138,7 +140,7 @@ class MemberSync:
         for name, objects in self.prepared.items():
             entry = self.recorded.get(name)
             if isinstance(objects, list) and entry and entry.revision == self.plan.desired[name].revision:
-                kinds |= {(o["apiVersion"], o["kind"]) for o in objects}
+                kinds |= {(o["apiVersion"], o["kind"]) for o in hooks.split(objects)[0]}
         return kinds
 
     # -- one component --------------------------------------------------------
@@ -171,23 +173,47 @@ class MemberSync:
         return outcome
 
     async def _apply_all(self, name: str, objects: list[dict]) -> _Outcome:
-        await self._write_ahead(name, objects)
-        await apply_objects(self.client, objects, self.plan.crd_timeout)
+        main, hooked = hooks.split(objects)
+        await self._write_ahead(name, main + hooked)
+        revision = self.plan.desired[name].revision
+        if hooked:
+            waiting, changed = await self._run_hooks(name, objects, revision)
+            if waiting:
+                return _Outcome(self._failed(name, waiting, "Progressing"), self.written.get(name), changed)
+        else:
+            await apply_objects(self.client, main, self.plan.crd_timeout)
         for ref in map(Ref.of, objects):
             self.live.pop(ref, None)
-        revision = self.plan.desired[name].revision
-        entry = Entry(revision, now(), sorted({Ref.of(o) for o in objects}))
+        entry = Entry(revision, now(), hooks.kept(objects))
         return _Outcome(await self._status(name, entry, applied_now=True), entry, changed=True)
 
+    async def _run_hooks(self, name: str, objects: list[dict], revision: str | None) -> tuple[str | None, bool]:
+        """Move the component to `revision` with its helm hooks as far as this sync can: what it
+        still waits for (None: through), and whether anything was written."""
+        run = self.plan.hook_runs.get(name)
+        if run is None or run.revision != revision:
+            entry = self.recorded.get(name)
+            run = self.plan.hook_runs[name] = hooks.Run(revision, install=entry is None or entry.revision is None)
+        runner = hooks.Runner(self.client, self.plan.crd_timeout, self.plan.hook_timeout)
+        main = [Ref.of(o) for o in hooks.split(objects)[0]]
+        try:
+            waiting = await runner.advance(run, hooks.steps(objects, run.install), lambda: self._problems(name, main))
+        except ApplyError:
+            self.plan.hook_runs.pop(name, None)  # a retry starts the run again
+            raise
+        if waiting is None:
+            self.plan.hook_runs.pop(name, None)
+        return waiting, runner.changed
+
     async def _correct_drift(self, name: str, objects: list[dict], entry: Entry) -> _Outcome:
-        drifted = [o for o in objects if await drift.differs(self.client, o, self.live.get(Ref.of(o)),
-                                                                    self.plan.confirmed)]
+        drifted = [o for o in hooks.split(objects)[0]
+                   if await drift.differs(self.client, o, self.live.get(Ref.of(o)), self.plan.confirmed)]
         if drifted:
             await self._write_ahead(name, drifted)
             await apply_objects(self.client, drifted, self.plan.crd_timeout)
             for ref in map(Ref.of, drifted):
                 self.live.pop(ref, None)
-        entry = Entry(entry.revision, entry.applied_at, sorted({Ref.of(o) for o in objects}))
+        entry = Entry(entry.revision, entry.applied_at, hooks.kept(objects))
         return _Outcome(await self._status(name, entry, drifted=bool(drifted)), entry, changed=bool(drifted))
 
     async def _kept(self, name: str, message: str, phase: str) -> _Outcome:
@@ -201,11 +227,15 @@ class MemberSync:
 
     # -- status ---------------------------------------------------------------
 
-    async def _status(self, name: str, entry: Entry, applied_now: bool = False, drifted: bool = False) -> dict:
+    async def _problems(self, name: str, refs: list[Ref]) -> list[str]:
+        """What keeps the component from being healthy (its `healthChecks`, or the defaults on `refs`)."""
         component = self.plan.desired[name].component
         checks = (await health.explicit_checks(self.client, component.health_checks, self.plan.desired[name].namespace)
-                  if component.health_checks else health.default_checks(entry.objects))
-        problems = await health.evaluate(self.client, checks, self.live)
+                  if component.health_checks else health.default_checks(refs))
+        return await health.evaluate(self.client, checks, self.live)
+
+    async def _status(self, name: str, entry: Entry, applied_now: bool = False, drifted: bool = False) -> dict:
+        problems = await self._problems(name, entry.objects)
         ready = not problems
         previous = self.plan.previous.get(name, {})
         same = not applied_now and previous.get("revision") == entry.revision
@@ -218,12 +248,12 @@ class MemberSync:
             message="; ".join(problems[:3]) or None, applied_at=applied_at, ready_at=ready_at,
             phase="Ready" if ready else "Progressing").wire()
 
-    def _failed(self, name: str, message: str) -> dict:
+    def _failed(self, name: str, message: str, phase: str = "Failed") -> dict:
         entry = self.recorded.get(name)
         previous = self.plan.previous.get(name, {})
         revision = entry.revision if entry else None
         return ComponentStatus(
-            name=name, revision=revision, applied=False, ready=False, message=message, phase="Failed",
+            name=name, revision=revision, applied=False, ready=False, message=message, phase=phase,
             applied_at=(entry.applied_at if entry else None) or None,
             ready_at=previous.get("readyAt") if previous.get("revision") == revision else None).wire()
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from mgmt.api.models import Component, SourceRef
+from mgmt.api.models import ChartRef, Component, SourceRef
 from mgmt.kube import Kube, KubeError
 
-from .helm import Helm
+from .capabilities import Capabilities
+from .helm import Helm, PackedChart
 from .objects import SourceError, parse_documents
 from .values import ValuesError, render_values
 
@@ -26,6 +27,7 @@ class MgmtSources:
     def __init__(self, mgmt: Kube, namespace: str):
         self.mgmt, self.namespace = mgmt, namespace
         self._objects: dict[tuple[str, str], asyncio.Task] = {}
+        self._charts: dict[str, asyncio.Task] = {}
 
     async def get(self, kind: str, name: str) -> dict:
         key = (kind, name)
@@ -52,17 +54,40 @@ class MgmtSources:
             return [(ref.key, entries[ref.key])]
         return sorted(entries.items())
 
+    async def chart(self, ref: ChartRef) -> PackedChart:
+        """The packed chart `ref` names, joined from its keys and objects once per sync."""
+        key = ref.model_dump_json()
+        if key not in self._charts:
+            self._charts[key] = asyncio.ensure_future(self._join_chart(ref))
+        return await asyncio.shield(self._charts[key])
+
+    async def _join_chart(self, ref: ChartRef) -> PackedChart:
+        parts, names = [], [ref.name, *ref.continued_in]
+        for name in names:
+            entries = await self.contents(SourceRef(kind=ref.kind, name=name, key=ref.key))
+            if not entries or not any(data for _, data in entries):
+                raise SourceError(f"chartFrom: {ref.kind} {self.namespace}/{name} holds no data")
+            parts += [data for _, data in entries]
+        origin = f"chartFrom {ref.kind} {self.namespace}/{names[0]}"
+        if len(names) > 1:
+            origin += f" (+ {', '.join(names[1:])})"
+        return PackedChart(b"".join(parts), origin)
+
     def close(self) -> None:
-        for task in self._objects.values():
+        for task in [*self._objects.values(), *self._charts.values()]:
             task.cancel()
 
 
+CapabilitiesOf = Callable[[], Awaitable[Capabilities]]
+
+
 async def render_component(component: Component, namespace: str, context: Mapping[str, Any],
-                           sources: MgmtSources, helm: Helm) -> list[dict]:
-    """The objects `component` renders to for the cluster described by `context`."""
+                           sources: MgmtSources, helm: Helm, capabilities: CapabilitiesOf | None = None) -> list[dict]:
+    """The objects `component` renders to for the cluster described by `context`; `capabilities`
+    tells what that cluster serves (read only when a chart needs it)."""
     try:
         if component.helm is not None:
-            return await _render_helm(component, namespace, context, sources, helm)
+            return await _render_helm(component, namespace, context, sources, helm, capabilities)
         if component.manifests is not None:
             objects = parse_documents(component.manifests, "manifests")
         else:
@@ -76,17 +101,16 @@ async def render_component(component: Component, namespace: str, context: Mappin
 
 
 async def _render_helm(component: Component, namespace: str, context: Mapping[str, Any],
-                       sources: MgmtSources, helm: Helm) -> list[dict]:
+                       sources: MgmtSources, helm: Helm, capabilities: CapabilitiesOf | None) -> list[dict]:
     source = component.helm
-    packed = None
-    if source.chart_from is not None:
-        entries = await sources.contents(source.chart_from)
-        if len(entries) != 1:
-            raise SourceError(f"chartFrom {source.chart_from.kind} {source.chart_from.name}: "
-                              f"name the key holding the packed chart (found {len(entries)} keys)")
-        packed = entries[0][1]
+    packed = await sources.chart(source.chart_from) if source.chart_from is not None else None
     values = render_values(source.values, context)
-    text = await helm.template(component.name, namespace, source, values, packed)
+    member = Capabilities()
+    if capabilities is not None and (source.kube_version is None or source.api_versions is None):
+        member = await capabilities()
+    rendered_for = Capabilities(source.kube_version or member.kube_version,
+                                tuple(source.api_versions) if source.api_versions is not None else member.api_versions)
+    text = await helm.template(component.name, namespace, source, values, packed, rendered_for)
     return parse_documents(text, f"helm chart {source.chart or source.path or 'chartFrom'}")
 
 
