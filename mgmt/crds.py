@@ -19,8 +19,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-import yaml
-
+from . import kubeyaml
 from .kube import Kube
 from .toolchain import REPO, crd_dir
 
@@ -31,7 +30,7 @@ DROVER_CRDS = REPO / "crds"
 def load(paths: Iterable[Path]) -> list[dict]:
     crds = []
     for path in paths:
-        for doc in yaml.safe_load_all(path.read_text()):
+        for doc in kubeyaml.load_all(path.read_bytes()):
             if doc and doc.get("kind") == "CustomResourceDefinition":
                 crds.append(doc)
     return crds
@@ -100,4 +99,4 @@ async def wait_established(kube: Kube, names: list[str], timeout: float) -> None
 
 
 def dump(crds: list[dict]) -> str:
-    return yaml.safe_dump_all(crds, sort_keys=False)
+    return kubeyaml.dump_all(crds, sort_keys=False)

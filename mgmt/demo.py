@@ -9,9 +9,8 @@ import time
 from pathlib import Path
 
 import click
-import yaml
 
-from mgmt import processes
+from mgmt import kubeyaml, processes
 from mgmt.api.models import API_VERSION
 from mgmt.kube import Kube
 from mgmt.localplane import ManagementPlane
@@ -63,7 +62,7 @@ class Demo:
 async def apply_sample(kubeconfig: Path, path: Path) -> list[tuple[str, str]]:
     fleets = []
     async with await Kube.from_kubeconfig(str(kubeconfig)) as kube:
-        for doc in yaml.safe_load_all(path.read_text()):
+        for doc in kubeyaml.load_all(path.read_text()):
             if doc:
                 doc["metadata"].setdefault("namespace", "default")
                 await kube.apply(doc)

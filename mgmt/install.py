@@ -14,9 +14,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import click
-import yaml
 
-from . import crds
+from . import crds, kubeyaml
 from .kube import Kube, KubeError, object_ref
 from .templating import render
 from .toolchain import REPO
@@ -40,7 +39,7 @@ def manifests(namespace: str = DEFAULT_NAMESPACE, image: str | None = None) -> l
     docs = []
     for name in FILES:
         text = render((MANIFESTS / name).read_text(), values)
-        docs += [doc for doc in yaml.safe_load_all(text) if doc]
+        docs += kubeyaml.load_all(text)
     namespace_docs = [d for d in docs if d["kind"] == "Namespace"]
     rest = [d for d in docs if d["kind"] != "Namespace"]
     return namespace_docs + crds.load(crds.drover_crd_files()) + rest
@@ -109,7 +108,7 @@ def init(kubeconfig, kubeconfig_context, namespace, image, dry_run):
     """
     objects = manifests(namespace, image)
     if dry_run:
-        click.echo(yaml.safe_dump_all(objects, sort_keys=False, explicit_start=True), nl=False)
+        click.echo(kubeyaml.dump_all(objects, sort_keys=False, explicit_start=True), nl=False)
         return
     try:
         results = asyncio.run(_install(str(kubeconfig) if kubeconfig else None, kubeconfig_context, objects))

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import yaml
-
 import providers
-from mgmt import templating
+from mgmt import kubeyaml, templating
 from mgmt.api.models import CLUSTER_NAME_LABEL, FLEET_LABEL, FLEET_NAMESPACE_LABEL, ClusterSpec
 from providers.base import ClusterRequest, Credentials, WorkerPool
 
@@ -48,7 +46,10 @@ def split_documents(template: str) -> tuple[list[str], list[str]]:
 
 def _render_docs(docs: list[str], values: Mapping[str, str]) -> list[dict]:
     text = templating.render("\n---\n".join(docs), values)
-    return [obj for obj in yaml.safe_load_all(text) if obj]
+    try:
+        return kubeyaml.load_all(text)
+    except kubeyaml.KubeYAMLError as error:
+        raise templating.TemplateError(f"the rendered template is not valid YAML: {error}") from None
 
 
 def render_cluster(request: ClusterRequest, credentials: Credentials | None = None) -> list[dict]:

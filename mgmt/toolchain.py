@@ -180,19 +180,24 @@ def crd_sources() -> list[tuple[str, str, str, list[str]]]:
     return sources
 
 
+def module_dir(module: str) -> Path:
+    """The source of `module@version` in the Go module cache (downloaded once, read-only)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        return Path(json.loads(_run_go(["mod", "download", "-json", module], Path(scratch)))["Dir"])
+
+
 def fetch_crds() -> dict[str, str]:
     """Copy every source's CRD files into cache/crds/<contract>/<name>/; returns name -> module@version."""
     fetched = {}
     shutil.rmtree(crd_dir(), ignore_errors=True)
-    with tempfile.TemporaryDirectory() as scratch:
-        for name, contract, module, folders in crd_sources():
-            info = json.loads(_run_go(["mod", "download", "-json", module], Path(scratch)))
-            target = crd_dir() / contract / name
-            target.mkdir(parents=True)
-            for folder in folders:
-                for crd in sorted((Path(info["Dir"]) / folder).glob("*.yaml")):
-                    shutil.copyfile(crd, target / crd.name)
-            fetched[name] = module
+    for name, contract, module, folders in crd_sources():
+        source = module_dir(module)
+        target = crd_dir() / contract / name
+        target.mkdir(parents=True)
+        for folder in folders:
+            for crd in sorted((source / folder).glob("*.yaml")):
+                shutil.copyfile(crd, target / crd.name)
+        fetched[name] = module
     return fetched
 
 

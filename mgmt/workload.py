@@ -12,8 +12,7 @@ import asyncio
 import base64
 import time
 
-import yaml
-
+from mgmt import kubeyaml
 from mgmt.kube import Kube, KubeError
 
 
@@ -52,9 +51,9 @@ class WorkloadClients:
             if cached:
                 await cached[1].close()
             try:
-                config = yaml.safe_load(base64.b64decode(secret["data"]["value"]))
+                config = kubeyaml.load(base64.b64decode(secret["data"]["value"]))
                 client = await Kube.from_kubeconfig_dict(config, timeout=self.timeout)
-            except (ValueError, TypeError, KeyError, yaml.YAMLError) as error:
+            except (ValueError, TypeError, KeyError) as error:
                 # The error text names the Secret only: its content is a credential.
                 raise NoKubeconfig(f"Secret {namespace}/{kubeconfig_secret_name(cluster)} does not hold "
                                    f"a usable kubeconfig ({type(error).__name__})") from None

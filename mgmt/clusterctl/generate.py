@@ -15,9 +15,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import yaml
-
 import providers
+from mgmt import kubeyaml
 from mgmt.templating import MissingVariablesError, TemplateError, list_variables, render
 from providers.base import ProviderError
 
@@ -166,12 +165,12 @@ def generate(text: str, variables: Variables, target_namespace: str) -> str:
     except TemplateError as error:
         raise GenerateError(f"failed to process the template: {error}") from None
     try:
-        objects = [doc for doc in yaml.safe_load_all(rendered) if doc]
-    except yaml.YAMLError as error:
+        objects = kubeyaml.load_all(rendered)
+    except kubeyaml.KubeYAMLError as error:
         raise GenerateError(f"failed to parse yaml: {error}") from None
     for obj in objects:
         _fix_namespace(obj, target_namespace)
-    return "---\n".join(yaml.safe_dump(obj, sort_keys=True, width=1 << 16) for obj in objects)
+    return "---\n".join(kubeyaml.dump(obj, sort_keys=True, width=1 << 16) for obj in objects)
 
 
 def _fix_namespace(obj: dict, namespace: str) -> None:

@@ -48,7 +48,7 @@ async def reconcile(kube: Kube, preflight: creds.Preflight, spec: ClusterSpec, n
         outcome.preflight = "Skipped" if spec.skip_preflight else "Passed"
     try:
         objects = render_cluster(request, credentials)
-    except (templating.MissingVariablesError, ProviderError) as error:
+    except (templating.TemplateError, ProviderError) as error:
         outcome.failure = PreflightFailure("TemplateError", str(error))
         return outcome
     outcome.upgrading_workers = await _hold_worker_versions(kube, objects)

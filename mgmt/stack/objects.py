@@ -9,14 +9,12 @@ from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import NamedTuple
 
-import yaml
-
+from mgmt import kubeyaml
 from mgmt.api.models import FLEET_LABEL
 
 COMPONENT_LABEL = "fleet.drover.dev/component"
 CRD_API = "apiextensions.k8s.io/v1"
 CRD_KIND = "CustomResourceDefinition"
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class SourceError(Exception):
@@ -50,16 +48,17 @@ def is_namespace(obj_or_ref) -> bool:
 
 
 def parse_documents(text: str, origin: str) -> list[dict]:
-    """Objects of a multi-document YAML text (empty documents skipped, `List`s flattened).
-    Parsed once per distinct text: the result is shared, so callers copy before changing it."""
+    """Objects of a multi-document YAML or JSON text, read as kubectl reads it (empty documents
+    skipped, `List`s flattened). Parsed once per distinct text: the result is shared, so callers
+    copy before changing it."""
     return _parse(text, origin)
 
 
 @lru_cache(maxsize=64)
 def _parse(text: str, origin: str) -> list[dict]:
     try:
-        docs = list(yaml.load_all(text, Loader=_LOADER))
-    except yaml.YAMLError as error:
+        docs = kubeyaml.load_all(text)
+    except kubeyaml.KubeYAMLError as error:
         raise SourceError(f"{origin}: invalid YAML: {error}") from None
     objects = []
     for doc in docs:
