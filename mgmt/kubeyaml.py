@@ -36,7 +36,7 @@ import yaml
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 INT64_MIN, INT64_MAX, UINT64_MAX = -(1 << 63), (1 << 63) - 1, (1 << 64) - 1
-MAX_DEPTH = 500  # deeper nesting than any manifest has; keeps recursion inside Python's limit
+MAX_DEPTH = 200  # four times the deepest real CRD; keeps the recursion inside Python's limit
 
 _PLAIN = "drover:plain"  # the tag given to plain, untagged scalars, resolved below
 _TAG = "tag:yaml.org,2002:"
@@ -131,7 +131,10 @@ def _load_document(chunk: str, number: int, first_line: int) -> Any:
         reader.dispose()
     if node is None:
         return None
-    return _Builder(number, first_line).value(node, 0)
+    try:
+        return _Builder(number, first_line).value(node, 0)
+    except RecursionError:
+        raise KubeYAMLError("nested too deeply", number, first_line) from None
 
 
 class _PlainTags(yaml.resolver.BaseResolver):
