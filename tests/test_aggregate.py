@@ -51,13 +51,14 @@ def component(name, ready=True, applied=True, ready_at=T0, message=None, phase=N
     (status(reachable=False, capi="Provisioning", cp=True), False, "Unreachable"),
     (status(nodes=(1, 3)), False, "Degraded"),
     (status(nodes=(0, 0)), False, "Ready"),
-    (status(components=[component("a", ready=False, ready_at=T0)]), False, "Degraded"),
+    # a broken stack leaves the cluster Ready: the stack has its own conditions and column
+    (status(components=[component("a", ready=False, ready_at=T0)]), False, "Ready"),
     (status(components=[component("a", ready=False, applied=False, ready_at=None, message="apply failed",
-                                  phase="Failed")]), False, "Degraded"),
+                                  phase="Failed")]), False, "Ready"),
     (status(components=[component("b", ready=False, applied=False, ready_at=None, phase="Waiting",
                                   message="waiting for a to be ready")]), False, "Ready"),  # not broken
     (status(components=[component("a", ready=False, ready_at=None)]), False, "Ready"),  # still rolling out
-    (status(components=[{"name": "a", "applied": True, "ready": False, "phase": "Failed"}]), False, "Degraded"),
+    (status(components=[{"name": "a", "applied": True, "ready": False, "phase": "Failed"}]), False, "Ready"),
     (status(cloud="Degraded"), False, "Degraded"),
     (status(cloud="Healthy"), False, "Ready"),
 ])
@@ -139,6 +140,37 @@ def test_aggregate_counts_display_and_unwell():
     assert conditions["Provisioned"]["status"] == "False"
     assert "waiting for e" in conditions["Provisioned"]["message"]
     assert all(c["observedGeneration"] == 3 for c in out["conditions"])
+    FleetStatus.model_validate(out)
+
+
+def test_a_failed_stack_leaves_the_cluster_counted_as_up():
+    """READY counts clusters that are up; STACK, StackReady, Degraded and `unwell` tell of the stack."""
+    failed = component("prom", ready=False, applied=False, ready_at=None, phase="Failed",
+                       message="ConfigMap prom key crds.yaml: invalid YAML: document 2, line 7: found a tab")
+    probe = status(components=[component("web"), failed])
+    phase = member_phase(probe, False)
+    assert phase == "Ready"
+    conditions = by_type(member_conditions(probe, phase, now=T0))
+    assert conditions["Ready"]["status"] == "True"
+    assert conditions["StackReady"]["status"] == "False" and conditions["StackReady"]["reason"] == "StackFailed"
+    assert conditions["Degraded"]["status"] == "True" and conditions["Degraded"]["reason"] == "StackFailed"
+    assert "prom" in conditions["Degraded"]["message"] and "line 7" in conditions["Degraded"]["message"]
+    assert stack_display(probe) == "1/2"
+
+    broken = member("b", "Ready", components=[component("web"), failed])
+    broken["status"]["conditions"].append({"type": "StackReady", "status": "False", "reason": "StackFailed",
+                                           "lastTransitionTime": T1})
+    out = aggregate(fleet("ab"), [member("a", "Ready", components=[component("web")]), broken], now=T2)
+    assert out["display"] == "2/2 ready"
+    assert out["counts"]["ready"] == 2 and out["counts"]["stackReady"] == 1 and out["counts"]["degraded"] == 0
+    fleet_conditions = by_type(out["conditions"])
+    assert fleet_conditions["Ready"]["status"] == "True"
+    assert fleet_conditions["StackReady"]["status"] == "False"
+    assert fleet_conditions["Degraded"]["status"] == "True"
+    assert fleet_conditions["Degraded"]["reason"] == "StackFailed"
+    assert fleet_conditions["Degraded"]["message"] == "1 with a failed stack: b"
+    assert out["unwell"] == [{"cluster": "b", "reason": "StackFailed", "since": T1,
+                              "message": "components not ready: prom: " + failed["message"]}]
     FleetStatus.model_validate(out)
 
 

@@ -9,9 +9,16 @@ only what changed. A member's phase is decided in this order (the first rule tha
 4. `Unreachable`  its API does not answer although the control plane was initialized (or CAPI
                   says Provisioned).
 5. `Provisioning` its API does not answer and CAPI is still provisioning it.
-6. `Degraded`     its API answers but some Nodes are not Ready, a stack component failed to apply
-                  or stopped being ready after it was, or the cloud reports Degraded/NotFound.
+6. `Degraded`     its API answers but some Nodes are not Ready, or the cloud reports
+                  Degraded/NotFound.
 7. `Ready`        otherwise.
+
+The phase tells how the cluster is, not its stack: a member whose cluster is fine but one of
+whose components failed (or stopped being ready after it was) stays `Ready` and counts in the
+Fleet's READY column; its `StackReady` condition is False with reason `StackFailed`, its
+`Degraded` condition is True with the same reason, and the Fleet's STACK column, `StackReady`
+and `Degraded` conditions and `unwell` list count it. So READY says how many clusters are up,
+STACK how many have their whole stack, and `Degraded` whether anything needs a look.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ UNWELL_CAP = 20
 MESSAGE_CAP = 200
 NAMES_IN_MESSAGE = 5
 OWN_MEMBER_CONDITIONS = ("Ready", "Provisioned", "StackReady", "Degraded")
+STACK_FAILED = "StackFailed"
 
 
 def now_rfc3339() -> str:
@@ -78,8 +86,7 @@ def member_phase(member_status: dict, deleting: bool) -> str:
             return "Pending"
         return "Unreachable" if _initialized(capi) else "Provisioning"
     nodes, cloud = status.get("nodes") or {}, status.get("cloud") or {}
-    if nodes.get("ready", 0) < nodes.get("total", 0) or _broken_components(status) \
-            or cloud.get("state") in ("Degraded", "NotFound"):
+    if nodes.get("ready", 0) < nodes.get("total", 0) or cloud.get("state") in ("Degraded", "NotFound"):
         return "Degraded"
     return "Ready"
 
@@ -100,14 +107,19 @@ def _problem(status: dict, phase: str) -> tuple[str, str]:
     if phase == "Degraded":
         if nodes.get("ready", 0) < nodes.get("total", 0):
             return "NodesNotReady", f"{nodes['ready']}/{nodes['total']} nodes ready"
-        broken = _broken_components(status)
-        if broken:
-            names = ", ".join(c.get("name", "?") for c in broken[:NAMES_IN_MESSAGE])
-            return "StackFailed", short(f"components not ready: {names}: {broken[0].get('message') or ''}")
         return "CloudDegraded", short(f"cloud reports {cloud.get('state')}: {cloud.get('message', '')}")
     if phase == "Deleting":
         return "Deleting", "the cluster is being deleted"
     return "Ready", ""
+
+
+def stack_failure(status: dict, phase: str) -> str | None:
+    """Why the stack of a cluster that answers is broken (None when it is not)."""
+    broken = _broken_components(status) if phase in ("Ready", "Degraded") else []
+    if not broken:
+        return None
+    names = ", ".join(c.get("name", "?") for c in broken[:NAMES_IN_MESSAGE])
+    return short(f"components not ready: {names}: {broken[0].get('message') or ''}")
 
 
 def set_condition(previous: list[dict] | None, type_: str, status: str, reason: str, message: str,
@@ -136,15 +148,21 @@ def member_conditions(member_status: dict, phase: str, previous: list[dict] | No
     stack_ok = _stack_ready(status) and phase == "Ready"
     ready_count = sum(1 for c in components if c.get("ready"))
     provisioned = _initialized(capi) or bool((status.get("api") or {}).get("reachable"))
-    degraded = phase in UNWELL_PHASES
+    failure = stack_failure(status, phase)
+    stack_reason = "StackReady" if stack_ok else STACK_FAILED if failure else \
+        "StackNotReady" if phase == "Ready" else "ClusterNotReady"
+    degraded = phase in UNWELL_PHASES or failure is not None
+    if phase not in UNWELL_PHASES and failure:
+        reason, message = STACK_FAILED, failure
     own = [
-        set_condition(previous, "Ready", "True" if phase == "Ready" else "False", reason, message, now),
+        set_condition(previous, "Ready", "True" if phase == "Ready" else "False",
+                      "Ready" if phase == "Ready" else reason, "" if phase == "Ready" else message, now),
         set_condition(previous, "Provisioned", "True" if provisioned else "False",
                       "Provisioned" if provisioned else (capi.get("phase") or "Pending"),
                       "" if provisioned else f"Cluster API phase {capi.get('phase') or 'unknown'}", now),
-        set_condition(previous, "StackReady", "True" if stack_ok else "False",
-                      "StackReady" if stack_ok else ("StackNotReady" if phase == "Ready" else "ClusterNotReady"),
-                      f"{ready_count}/{len(components)} components ready", now),
+        set_condition(previous, "StackReady", "True" if stack_ok else "False", stack_reason,
+                      f"{ready_count}/{len(components)} components ready" + (f"; {failure}" if failure else ""),
+                      now),
         set_condition(previous, "Degraded", "True" if degraded else "False",
                       reason if degraded else "AsExpected", message if degraded else "", now),
     ]
@@ -197,17 +215,26 @@ def _counts(fleet: dict, members: list[dict], by_phase: dict[str, list[dict]]) -
     }
 
 
+def _stack_failed(by_phase: dict[str, list[dict]]) -> list[dict]:
+    """Members whose cluster answers and whose stack is broken."""
+    return [m for phase in ("Ready", "Degraded") for m in by_phase[phase]
+            if stack_failure(m.get("status") or {}, phase)]
+
+
+def _group_message(phase: str, members: list[dict]) -> str:
+    what = "with a failed stack" if phase == STACK_FAILED else phase.lower()
+    return f"{len(members)} {what}: {_names(members)}"
+
+
 def _fleet_conditions(counts: dict, by_phase: dict[str, list[dict]], previous: list[dict] | None,
                       generation: int | None, now: str) -> list[dict]:
     desired, ready = counts["desired"], counts["ready"]
     unwell = [(p, by_phase[p]) for p in ("Failed", "Degraded", "Unreachable") if by_phase[p]]
+    stack_failed = _stack_failed(by_phase)
+    needs_a_look = unwell + ([(STACK_FAILED, stack_failed)] if stack_failed else [])
     waiting = by_phase["Pending"] + by_phase["Provisioning"]
     summary = f"{ready}/{desired} clusters ready"
-    if unwell:
-        phase, members = unwell[0]
-        worst = phase, f"{len(members)} {phase.lower()}: {_names(members)}"
-    else:
-        worst = None
+    worst = (unwell[0][0], _group_message(*unwell[0])) if unwell else None
     if ready == desired:
         ready_c = ("True", "Ready" if desired else "NoClusters", summary if desired else "the fleet has no clusters")
     elif worst:
@@ -218,7 +245,7 @@ def _fleet_conditions(counts: dict, by_phase: dict[str, list[dict]], previous: l
         ready_c = ("False", "Deleting", f"{summary}; {counts['deleting']} deleting")
     provisioned = counts["provisioning"] == 0
     stack = counts["stackReady"] == desired
-    degraded_message = "; ".join(f"{len(m)} {p.lower()}: {_names(m)}" for p, m in unwell)
+    degraded_message = "; ".join(_group_message(p, m) for p, m in needs_a_look)
     provisioned_message = f"{desired - counts['provisioning']}/{desired} clusters provisioned"
     if waiting and not provisioned:
         provisioned_message += f"; waiting for {_names(waiting)}"
@@ -229,8 +256,8 @@ def _fleet_conditions(counts: dict, by_phase: dict[str, list[dict]], previous: l
         set_condition(previous, "StackReady", "True" if stack else "False",
                       "StackReady" if stack else "StackNotReady",
                       f"{counts['stackReady']}/{desired} clusters have their whole stack ready", now, generation),
-        set_condition(previous, "Degraded", "True" if unwell else "False", worst[0] if worst else "AsExpected",
-                      degraded_message, now, generation),
+        set_condition(previous, "Degraded", "True" if needs_a_look else "False",
+                      needs_a_look[0][0] if needs_a_look else "AsExpected", degraded_message, now, generation),
     ]
 
 
@@ -244,6 +271,14 @@ def _unwell(by_phase: dict[str, list[dict]]) -> tuple[list[dict], int]:
                             "reason": ready.get("reason") or phase,
                             "message": short(ready.get("message")),
                             "since": ready.get("lastTransitionTime")})
+    for member in _stack_failed(by_phase):
+        if _phase_of(member) in UNWELL_PHASES:
+            continue  # listed once, for its cluster
+        status = member.get("status") or {}
+        stack = _condition(status.get("conditions"), "StackReady") or {}
+        entries.append({"cluster": _cluster(member), "reason": STACK_FAILED,
+                        "message": stack_failure(status, _phase_of(member)),
+                        "since": stack.get("lastTransitionTime")})
     entries.sort(key=lambda e: (e["since"] or "9999", e["cluster"]))
     return [{k: v for k, v in e.items() if v is not None} for e in entries[:UNWELL_CAP]], len(entries)
 

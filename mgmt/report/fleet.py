@@ -14,12 +14,22 @@ COUNT_TITLES = ("Desired", "Provisioning", "Ready", "Stack ready", "Degraded", "
 
 
 def _ready_condition(obj_status: dict) -> dict:
-    return next((c for c in obj_status.get("conditions") or [] if c.get("type") == "Ready"), {})
+    return _condition(obj_status, "Ready")
+
+
+def _condition(obj_status: dict, type_: str) -> dict:
+    return next((c for c in obj_status.get("conditions") or [] if c.get("type") == type_), {})
+
+
+def _member_problem(status: dict) -> dict:
+    """The Ready condition, or for a cluster that is up, the Degraded one (a failed stack)."""
+    ready, degraded = _ready_condition(status), _condition(status, "Degraded")
+    return degraded if ready.get("status") == "True" and degraded.get("status") == "True" else ready
 
 
 def member_row(member: dict) -> dict:
     spec, status = member.get("spec") or {}, member.get("status") or {}
-    ready = _ready_condition(status)
+    ready = _member_problem(status)
     nodes, api = status.get("nodes") or {}, status.get("api") or {}
     row = {
         "cluster": spec.get("cluster") or member["metadata"]["name"],
@@ -113,7 +123,7 @@ def to_table(items: list[dict], all_namespaces: bool = False) -> str:
                                                        "STACK", "LATENCY", "MESSAGE"]]
     for item in items:
         for row in item["members"]:
-            message = "" if row["phase"] == "Ready" else (row.get("message") or row.get("reason") or "")
+            message = row.get("message") or ("" if row["phase"] == "Ready" else row.get("reason") or "")
             members.append(([item["namespace"]] if all_namespaces else []) + ([item["fleet"]] if many else [])
                            + [row["cluster"], row.get("provider") or "-", row["phase"], _nodes(row),
                               row.get("kubernetesVersion") or "-", row.get("stack") or "-", _latency(row),

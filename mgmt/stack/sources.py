@@ -1,7 +1,7 @@
 """A component's source turned into the objects it stands for, for one cluster.
 
 Inline manifests, ConfigMap/Secret keys in the Fleet's namespace (read once per sync through
-`MgmtSources`), or a helm chart. Strings using `{{ cluster.* }}` are rendered per cluster in
+`MgmtSources`; a key may hold gzip), or a helm chart. Strings using `{{ cluster.* }}` are rendered per cluster in
 manifests and in helm values alike.
 """
 
@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import zlib
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from mgmt import kubeyaml
 from mgmt.api.models import ChartRef, Component, SourceRef
 from mgmt.kube import Kube, KubeError
 
@@ -19,6 +21,9 @@ from .capabilities import Capabilities
 from .helm import Helm, PackedChart
 from .objects import SourceError, parse_documents
 from .values import ValuesError, render_values
+
+GZIP_MAGIC = b"\x1f\x8b"
+MAX_MANIFEST_BYTES = 64 << 20  # what one key may unzip to
 
 
 class MgmtSources:
@@ -94,7 +99,8 @@ async def render_component(component: Component, namespace: str, context: Mappin
             objects = []
             for ref in component.manifests_from or []:
                 for key, data in await sources.contents(ref):
-                    objects += parse_documents(_text(data, ref, key), f"{ref.kind} {ref.name} key {key}")
+                    origin = f"{ref.kind} {ref.name} key {key}"
+                    objects += parse_documents(manifest_text(data, origin), origin)
         return render_values(objects, context)
     except ValuesError as error:
         raise SourceError(str(error)) from None
@@ -114,8 +120,25 @@ async def _render_helm(component: Component, namespace: str, context: Mapping[st
     return parse_documents(text, f"helm chart {source.chart or source.path or 'chartFrom'}")
 
 
-def _text(data: bytes, ref: SourceRef, key: str) -> str:
+def manifest_text(data: bytes, origin: str) -> str:
+    """The text of a ConfigMap/Secret key: YAML or JSON, or gzip of it (so that a bundle larger
+    than an object may hold, such as a 1.4 MB CRD, fits in one key as binaryData)."""
+    if data.startswith(GZIP_MAGIC):
+        data = _gunzip(data, origin)
     try:
-        return data.decode()
-    except UnicodeDecodeError:
-        raise SourceError(f"{ref.kind} {ref.name} key {key} is not UTF-8 text") from None
+        return kubeyaml.decode(data)
+    except kubeyaml.KubeYAMLError as error:
+        raise SourceError(f"{origin}: {error}") from None
+
+
+def _gunzip(data: bytes, origin: str) -> bytes:
+    stream = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        text = stream.decompress(data, MAX_MANIFEST_BYTES)
+    except zlib.error as error:
+        raise SourceError(f"{origin}: not a valid gzip stream ({error})") from None
+    if stream.unconsumed_tail:
+        raise SourceError(f"{origin}: more than {MAX_MANIFEST_BYTES >> 20} MiB of manifests once unzipped")
+    if not stream.eof:
+        raise SourceError(f"{origin}: the gzip stream is truncated")
+    return text
