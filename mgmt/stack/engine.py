@@ -79,6 +79,9 @@ class StackEngine:
         previous = {t.cluster: {s["name"]: s for s in self._last.get(keys[t.cluster], recorded.get(t.cluster, []))}
                     for t in targets}
         decisions = self._plan(settings, renderable, targets, keys, desired, previous)
+        for runs in (self._hook_runs.setdefault(keys[t.cluster], {}) for t in targets):
+            for gone in set(runs) - {c.name for c in renderable}:
+                del runs[gone]
         results = await asyncio.gather(*(self._member(t, keys[t.cluster], MemberPlan(
             fleet=name, components=components, order=order, order_errors=order_errors,
             desired=desired[t.cluster], decisions=decisions[t.cluster], previous=previous[t.cluster],

@@ -196,6 +196,8 @@ class MemberSync:
             run = self.plan.hook_runs[name] = hooks.Run(revision, install=entry is None or entry.revision is None)
         runner = hooks.Runner(self.client, self.plan.crd_timeout, self.plan.hook_timeout)
         main = [Ref.of(o) for o in hooks.split(objects)[0]]
+        for ref in main:  # listed before this sync applied them: their health is read afresh
+            self.live.pop(ref, None)
         try:
             waiting = await runner.advance(run, hooks.steps(objects, run.install), lambda: self._problems(name, main))
         except ApplyError:
