@@ -68,16 +68,25 @@ CASES: dict[str, tuple[str, str]] = {
                                           "  d: !!binary aGVsbG8=\n") + "binaryData:\n  e: !!binary |\n    aGVsbG8=\n"),
     "tagged-numbers": (ACCEPT, _obj("tagged", "  a: !!int \"12\"\n  b: !!float \"1\"\n  c: !!bool \"yes\"\n")),
     "nested-sequences": (ACCEPT, _obj("nested", "  matrix:\n  - - 1\n    - 2\n  - - - deep\n  - []\n  - {}\n")),
-    "list-kind": (ACCEPT, "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n"
+    "list-kind": (ACCEPT, ("apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n"
                           "  metadata: {name: in-list-1}\n- apiVersion: v1\n  kind: ConfigMap\n"
-                          "  metadata: {name: in-list-2}\n  data: {k: v}\n"),
-    "json-stream": (ACCEPT, '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "j1"}, '
+                          "  metadata: {name: in-list-2}\n  data: {k: v}\n")),
+    "json-stream": (ACCEPT, ('{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "j1"}, '
                             '"data": {"n": "1"}}\n{"apiVersion": "v1", "kind": "ConfigMap", '
-                            '"metadata": {"name": "j2"}, "data": {"x": "y"}}'),
+                            '"metadata": {"name": "j2"}, "data": {"x": "y"}}')),
     "json-in-yaml-document": (ACCEPT, "---\n" + '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": '
                                                 '{"name": "j3"}, "data": {"big": "1e3"}}\n'),
-    "flow-mappings": (ACCEPT, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: flow, labels: {app: x, "
-                              "tier: 'y'}}\ndata: {a: 1, b: [c, d]}\n"),
+    "json-then-yaml": (ACCEPT, '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "jy1"}}\n---\n'
+                               + _cm("jy2", "data: {a: y}\n")),
+    "yaml-flow-documents": (ACCEPT, ("{apiVersion: v1, kind: ConfigMap, metadata: {name: f1}, data: {x: y}}\n---\n"
+                                    "{apiVersion: v1, kind: ConfigMap, metadata: {name: f2}}\n")),
+    "json-number-out-of-range": (REFUSE, ('{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "r"}, '
+                                         '"data": {"a": 1e400}}')),
+    "json-stream-then-garbage": (REFUSE, ('{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "g1"}}\n'
+                                         '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "g2"}}\n'
+                                         'kind: Oops\n')),
+    "flow-mappings": (ACCEPT, ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: flow, labels: {app: x, "
+                              "tier: 'y'}}\ndata: {a: 1, b: [c, d]}\n")),
     "quoting-styles": (ACCEPT, _cm("quotes", "data:\n  single: 'it''s'\n  double: \"say \\\"hi\\\"\"\n"
                                              "  multiline: \"one\n    two\"\n  plain: multi\n    word\n")),
     "directive-without-start": (REFUSE, "%YAML 1.1\n" + _cm("directive", "data: {}\n")),
@@ -93,8 +102,8 @@ CASES: dict[str, tuple[str, str]] = {
     "bad-tagged-int": (REFUSE, _obj("badtag", "  a: !!int x\n")),
     "unclosed-flow": (REFUSE, _cm("unclosed", "data: {a: [1, 2}\n")),
     "bad-indentation": (REFUSE, _cm("indent", "data:\n  a: b\n   c: d\n")),
-    "yaml-flow-at-stream-start": (REFUSE, "{apiVersion: v1, kind: ConfigMap, metadata: {name: flowstart}}\n"),
-    "json-nan": (REFUSE, '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "n"}, "data": NaN}'),
+    "yaml-flow-at-stream-start": (ACCEPT, "{apiVersion: v1, kind: ConfigMap, metadata: {name: flowstart}}\n"),
+    "json-nan-read-as-yaml": (ACCEPT, '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "n"}, "data": NaN}'),
     "merge-of-scalar": (REFUSE, _obj("mergescalar", "  a:\n    <<: 1\n")),
     "directive-alone": (REFUSE, "%YAML 1.1\n---\n" + _cm("directive2", "data: {}\n")),
     "billion-laughs": (REFUSE, _obj("laughs", "  a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"

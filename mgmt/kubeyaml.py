@@ -18,8 +18,9 @@ into values follows go-yaml v2's resolver and sigs.k8s.io/yaml's JSON conversion
 - numbers end up as JSON would carry them to the API server: integral values as integers
   while they fit int64, others as floats.
 
-A stream whose first character is `{` is a stream of JSON objects, as for kubectl.
-Errors name the document and the line within the whole stream.
+A stream whose first character is `{` is read as JSON objects for as long as that works; where
+JSON fails after fewer than two objects, the rest is read as YAML (apimachinery's
+YAMLOrJSONDecoder). Errors name the document and the line within the whole stream.
 """
 
 from __future__ import annotations
@@ -66,11 +67,9 @@ class KubeYAMLError(ValueError):
 def load_all(text: str | bytes) -> list[Any]:
     """The documents of a YAML (or JSON) stream as JSON-like values, empty documents left out."""
     text = decode(text)
-    if text.lstrip().startswith("{"):
-        return _load_json_stream(text)
-    values = []
-    for number, (first_line, chunk) in enumerate(_split(text), start=1):
-        value = _load_document(chunk, number, first_line)
+    values, rest, line = _json_prefix(text) if text.lstrip().startswith("{") else ([], text, 1)
+    for number, (first_line, chunk) in enumerate(_split(rest), start=len(values) + 1):
+        value = _load_document(chunk, number, first_line + line - 1)
         if value is not None:
             values.append(value)
     return values
@@ -371,21 +370,26 @@ def _json_value(value: Any, error) -> Any:
 
 # -- JSON streams ----------------------------------------------------------------------------------
 
-def _load_json_stream(text: str) -> list[Any]:
+def _json_prefix(text: str) -> tuple[list[Any], str, int]:
+    """The JSON objects at the start of `text`, the text left for YAML and the line it starts on.
+    A stream of two or more JSON objects must be JSON to its end."""
     decoder = json.JSONDecoder(parse_constant=_no_constant)
-    values, position, number = [], 0, 0
-    while True:
-        position = _skip_space(text, position)
-        if position >= len(text):
-            return values
-        number += 1
+    values, position = [], 0
+    while (start := _skip_space(text, position)) < len(text):
         try:
-            value, position = decoder.raw_decode(text, position)
-        except json.JSONDecodeError as error:
-            raise KubeYAMLError(f"invalid JSON: {error.msg} (column {error.colno})", number, error.lineno) from None
-        except ValueError as error:
-            raise KubeYAMLError(f"invalid JSON: {error}", number) from None
-        values.append(_json_numbers(value))
+            value, position = decoder.raw_decode(text, start)
+        except ValueError as error:  # JSONDecodeError included
+            if len(values) > 1:
+                line = text.count("\n", 0, start) + 1
+                raise KubeYAMLError(f"invalid JSON: {getattr(error, 'msg', error)}", len(values) + 1, line) from None
+            newline = text.find("\n", position)
+            rest_at = newline + 1 if newline >= 0 and not text[position:newline].strip() else position
+            return values, text[rest_at:], text.count("\n", 0, rest_at) + 1
+        try:
+            values.append(_json_numbers(value))
+        except KubeYAMLError as error:
+            raise KubeYAMLError(error.reason, len(values) + 1, text.count("\n", 0, start) + 1) from None
+    return values, "", 1
 
 
 def _skip_space(text: str, position: int) -> int:

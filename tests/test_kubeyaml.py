@@ -76,10 +76,14 @@ def test_bytes_are_decoded_as_kubectl_reads_files():
         load(b"a: \xff")
 
 
-def test_json_streams():
+def test_json_streams_and_their_fallback_to_yaml():
     assert load_all('{"a": 1.0}\n{"b": [1, 2]}') == [{"a": 1}, {"b": [1, 2]}]
-    with pytest.raises(KubeYAMLError, match="document 2"):
-        load_all('{"a": 1}\n{"b": NaN}')
+    assert load_all('{"a": 1}\n{"b": NaN}') == [{"a": 1}, {"b": "NaN"}]  # one JSON object, then YAML
+    assert load_all('{a: y}\n---\nb: 2') == [{"a": True}, {"b": 2}]
+    with pytest.raises(KubeYAMLError, match="document 3, line 3: invalid JSON"):
+        load_all('{"a": 1}\n{"b": 2}\n{"c": NaN}')
+    with pytest.raises(KubeYAMLError, match="document 1, line 1: json: unsupported value"):
+        load_all('{"a": 1e400}')
 
 
 def test_separator_lines_may_carry_only_comments():
