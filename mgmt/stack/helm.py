@@ -26,8 +26,6 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from mgmt.api.models import HelmSource
 from mgmt.toolchain import binary
 
@@ -78,8 +76,10 @@ class Helm:
                    packed_chart: PackedChart | None, capabilities: Capabilities) -> str:
         with tempfile.TemporaryDirectory(prefix="drover-helm-") as tmp:
             home = Path(tmp)
-            values_file = home / "values.yaml"
-            values_file.write_text(yaml.safe_dump(values))
+            # JSON is YAML that helm's go-yaml reads without guessing: a value "y" or "0o17"
+            # stays a string (PyYAML would write them bare, and helm read true and 15).
+            values_file = home / "values.json"
+            values_file.write_text(json.dumps(values))
             argv = [binary("helm"), "template", release, *_chart_args(source, home, packed_chart),
                     "--namespace", namespace, "--include-crds", "--skip-tests", "--values", str(values_file),
                     *capability_args(capabilities)]
