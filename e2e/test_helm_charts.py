@@ -222,10 +222,15 @@ class Fleet:
                          "health": {"probeInterval": "3s"}}}
         self.kubectl.run("apply", "--server-side", "--field-manager=e2e-helm", "-f", "-", input=json.dumps(body))
 
-    def component(self, cluster: str, name: str) -> dict:
+    def status(self, cluster: str) -> dict:
         result = self.kubectl.run("get", "fleetmember", f"{FLEET}-{cluster}", "-n", NS, "-o", "json", check=False)
-        status = json.loads(result.stdout).get("status") or {} if result.returncode == 0 else {}
-        return next((c for c in status.get("components", []) if c["name"] == name), {})
+        return json.loads(result.stdout).get("status") or {} if result.returncode == 0 else {}
+
+    def component(self, cluster: str, name: str) -> dict:
+        return next((c for c in self.status(cluster).get("components", []) if c["name"] == name), {})
+
+    def condition(self, cluster: str, kind: str) -> dict:
+        return next((c for c in self.status(cluster).get("conditions", []) if c["type"] == kind), {})
 
     def ready(self, name: str) -> bool:
         return all(self.component(c, name).get("ready") and self.component(c, name).get("applied") for c in CLUSTERS)
@@ -367,6 +372,11 @@ def test_chart_renders_for_the_apis_each_member_serves(fleet, charts, kubectl):
         assert lost["phase"] == "Failed" and lost["message"] == "ConfigMap local-helm/probe-3 not found", lost
         assert huge["phase"] == "Failed" and re.search(r"chartFrom ConfigMap local-helm/huge: .*larger than the "
                                                        r"maximum file size", huge["message"]), huge
+        wait(lambda c=cluster: fleet.condition(c, "StackReady").get("reason") == "StackFailed",
+             f"{cluster}'s StackReady condition naming the broken charts", 60)
+        stack = fleet.condition(cluster, "StackReady")
+        assert stack["status"] == "False" and "torn" in stack["message"], stack
+        assert "not a whole packed chart" in stack["message"], stack
     fleet.components = [c for c in fleet.components if c["name"] not in ("torn", "lost", "huge")]
     fleet.apply()
 

@@ -1,5 +1,5 @@
-"""Helm logic without a cluster: capabilities from discovery, the render cache key, packed-chart
-checks, and how hooks are sorted into steps."""
+"""Helm logic without a cluster: capabilities from discovery and when they are read again, the
+render cache key, packed-chart checks, and how hooks are sorted into steps."""
 
 import io
 import tarfile
@@ -8,8 +8,9 @@ import pytest
 from pydantic import ValidationError
 
 from mgmt.api.models import HelmSource
+from mgmt.kube import Unreachable
 from mgmt.stack import hooks
-from mgmt.stack.capabilities import Capabilities, aggregated_versions
+from mgmt.stack.capabilities import Capabilities, CapabilityCache, aggregated_versions
 from mgmt.stack.helm import PackedChart, _cache_key, capability_args, check_archive
 from mgmt.stack.objects import Ref, SourceError
 
@@ -150,3 +151,43 @@ def test_hook_outcomes_read_from_the_cluster():
     assert hooks.outcome(obj("ServiceAccount", "s", "pre-install"), {"kind": "ServiceAccount"})[0] == "done"
     assert hooks.outcome(hook, None) == ("failed", "deleted before it finished")
     assert hooks.outcome({**hook, "spec": {"ttlSecondsAfterFinished": 0}}, None)[0] == "done"
+
+
+# -- when capabilities are read again --------------------------------------------------------------
+
+class Discovery:
+    """Answers /version, /api and /apis like a kube-apiserver with aggregated discovery; counts reads."""
+
+    def __init__(self, version: str = "v1.35.8"):
+        self.version, self.reads, self.down = version, 0, False
+
+    async def request(self, method: str, path: str, timeout=None, accept=None):
+        if self.down:
+            raise Unreachable("127.0.0.1:1: connection refused")
+        self.reads += path == "/version"
+        return {"/version": {"gitVersion": self.version}, "/api": CORE, "/apis": DISCOVERY}[path]
+
+
+async def test_capabilities_are_kept_until_the_member_changes():
+    cache, client = CapabilityCache(ttl=3600), Discovery()
+    first = await cache.get(("ns", "a"), client)
+    assert first.kube_version == "v1.35.8" and "cert-manager.io/v1/Issuer" in first.api_versions
+    assert await cache.get(("ns", "a"), client) is first and client.reads == 1
+    cache.changed(("ns", "a"))                       # the stack applied something there
+    client.version = "v1.36.0"
+    assert (await cache.get(("ns", "a"), client)).kube_version == "v1.36.0" and client.reads == 2
+    other = Discovery("v1.34.1")                     # a new kubeconfig: maybe another cluster
+    assert (await cache.get(("ns", "a"), other)).kube_version == "v1.34.1"
+    cache.changed(("ns", "a"))
+    other.down = True                                # unreachable: what was last seen is used
+    assert (await cache.get(("ns", "a"), other)).kube_version == "v1.34.1"
+    with pytest.raises(Unreachable):                 # nothing known yet: the render says why
+        await cache.get(("ns", "c"), other)
+
+
+async def test_capabilities_expire():
+    cache, client = CapabilityCache(ttl=0), Discovery()
+    await cache.get(("ns", "a"), client)
+    await cache.get(("ns", "a"), client)
+    assert client.reads == 2
+    assert await cache.get(("ns", "a"), client, reachable=False) and client.reads == 2

@@ -1,6 +1,7 @@
 """The stack engine: what the Fleet controller calls to push a Fleet's stack to its members.
 
-One `sync` renders every component for every member (mgmt-side, no workload access), plans the
+One `sync` renders every component for every member (on the management side; a helm chart is
+rendered for the member's version and APIs, read from it and cached, see `capabilities`), plans the
 rollout of changed revisions across the fleet, then syncs the members concurrently (bounded,
 each under its own timeout) so one slow or unreachable cluster never holds up the others.
 """
