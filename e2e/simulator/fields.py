@@ -9,7 +9,6 @@ cluster keeps nothing besides its objects.
 
 from __future__ import annotations
 
-import copy
 import json
 from datetime import UTC, datetime
 
@@ -136,7 +135,7 @@ def _covers(owned_paths: set[Path], path: Path) -> bool:
 
 def apply(live: dict | None, applied: dict, manager: str, force: bool, subresource: str = "") -> dict:
     """The object after `manager` applied `applied` (already limited to what the endpoint may
-    change); raises ApplyConflict unless `force`."""
+    change); raises ApplyConflict unless `force`. `live` is taken over (changed in place)."""
     base = live or {}
     fields = leaves(applied)
     previous = set()
@@ -150,7 +149,7 @@ def apply(live: dict | None, applied: dict, manager: str, force: bool, subresour
     conflicts = [(entry, p) for entry, paths in others for p in sorted(changed) if _covers(paths, p)]
     if conflicts and not force:
         raise ApplyConflict(conflicts)
-    result = merge(copy.deepcopy(base), applied)
+    result = merge(base, applied)
     kept = []
     for entry, paths in others:
         if force:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 
@@ -17,6 +17,7 @@ class Resource:
     status: bool = False  # has a status subresource
     short_names: tuple[str, ...] = ()
     singular: str = field(default="")
+    categories: tuple[str, ...] = ()
 
     @property
     def group_version(self) -> str:
@@ -32,6 +33,8 @@ class Resource:
                 "namespaced": self.namespaced, "kind": self.kind, "verbs": list(VERBS)}
         if self.short_names:
             main["shortNames"] = list(self.short_names)
+        if self.categories:
+            main["categories"] = list(self.categories)
         out = [main]
         if self.status:
             out.append({"name": f"{self.plural}/status", "singularName": "", "namespaced": self.namespaced,
@@ -80,6 +83,9 @@ BUILTIN = (
     _r("coordination.k8s.io/v1", "leases", "Lease"),
 )
 
+# `kubectl get all`
+IN_ALL = {"Pod", "Service", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"}
+BUILTIN = tuple(replace(r, categories=("all",)) if r.kind in IN_ALL else r for r in BUILTIN)
 CRD = next(r for r in BUILTIN if r.kind == "CustomResourceDefinition")
 
 
@@ -94,7 +100,8 @@ def from_crd(crd: dict) -> list[Resource]:
         status = "status" in (version.get("subresources") or {})
         out.append(Resource(spec.get("group", ""), version.get("name", ""), names.get("plural", ""),
                             names.get("kind", ""), spec.get("scope") == "Namespaced", status,
-                            tuple(names.get("shortNames") or ()), names.get("singular", "")))
+                            tuple(names.get("shortNames") or ()), names.get("singular", ""),
+                            tuple(names.get("categories") or ())))
     return out
 
 

@@ -18,15 +18,15 @@ from urllib.parse import unquote
 import yaml
 from aiohttp import web
 
-from .store import ApiError, Selector, VirtualCluster, parse_fields, parse_labels
+from .store import ApiError, Selector, Stored, VirtualCluster, encode, parse_fields, parse_labels
 
 FAULTS = ("close", "unavailable", "error")  # drop the connection, 503, 500
 WATCH_LIMIT = 1800.0  # seconds a watch lasts at most without timeoutSeconds
 
 
-def _json(body, status: int = 200) -> web.Response:
-    return web.Response(body=json.dumps(body, separators=(",", ":")).encode(), status=status,
-                        content_type="application/json")
+def _json(body: dict | Stored, status: int = 200) -> web.Response:
+    raw = body.raw if isinstance(body, Stored) else encode(body)
+    return web.Response(body=raw, status=status, content_type="application/json")
 
 
 def _error(error: ApiError) -> web.Response:
@@ -166,16 +166,15 @@ class Simulator:
         if method == "PATCH" and name:
             return await self._patch(cluster, request, res, namespace, name, subresource, manager, dry_run)
         if method == "DELETE" and name and not subresource:
-            obj = cluster.delete(res, namespace, name, dry_run)
+            obj = cluster.delete(res, namespace, name, dry_run).obj()
             return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                           "details": {"name": name, "group": res.group, "kind": res.plural,
                                       "uid": obj["metadata"]["uid"]}})
         if method == "DELETE" and not name:
             selector = Selector(namespace or None, parse_labels(query.get("labelSelector")),
                                 parse_fields(query.get("fieldSelector")))
-            gone = [cluster.delete(res, o["metadata"].get("namespace", ""), o["metadata"]["name"], dry_run)
-                    for o in cluster.list(res, selector)]
-            return _json(_list_body(res, gone, cluster.rv))
+            gone = [cluster.delete(res, o.namespace, o.name, dry_run) for o in cluster.list(res, selector)]
+            return _list_response(res, gone, cluster.rv, "")
         raise ApiError(405, "MethodNotAllowed", f"the server does not allow this method on the requested "
                                                 f"resource ({method})")
 
@@ -207,18 +206,16 @@ class Simulator:
         page = items[start:start + limit] if limit else items[start:]
         more = str(start + limit) if limit and start + limit < len(items) else ""
         if _wants_table(request):
-            return _json(table(res, page, cluster.rv, request.query.get("includeObject")))
-        body = _list_body(res, page, cluster.rv)
-        if more:
-            body["metadata"]["continue"] = more
-        return _json(body)
-
-    def _one(self, request, obj):
-        if _wants_table(request):
-            res_kind = obj["kind"]
-            return _json(table_of(res_kind, [obj], obj["metadata"]["resourceVersion"],
+            return _json(table_of(res.kind, [o.obj() for o in page], str(cluster.rv),
                                   request.query.get("includeObject")))
-        return _json(obj)
+        return _list_response(res, page, cluster.rv, more)
+
+    def _one(self, request, stored: Stored):
+        if _wants_table(request):
+            obj = stored.obj()
+            return _json(table_of(obj["kind"], [obj], obj["metadata"]["resourceVersion"],
+                                  request.query.get("includeObject")))
+        return _json(stored)
 
     async def _watch(self, cluster, request, res, selector):
         # A streaming list (client-go's WatchListClient): every object, then a bookmark marking the end.
@@ -253,11 +250,12 @@ class Simulator:
                 if event is None:
                     break
                 kind, obj = event
-                if wants_table and kind != "BOOKMARK":
+                if wants_table and isinstance(obj, Stored):
+                    obj = obj.obj()
                     obj = table_of(obj["kind"], [obj], obj["metadata"]["resourceVersion"],
                                    request.query.get("includeObject"))
-                await response.write(json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode()
-                                     + b"\n")
+                raw = obj.raw if isinstance(obj, Stored) else encode(obj)
+                await response.write(b'{"type":"%s","object":%s}\n' % (kind.encode(), raw))
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
@@ -436,17 +434,15 @@ async def _body(request: web.Request, yaml_ok: bool = False):
         raise ApiError(400, "BadRequest", "the body of the request is not valid JSON") from None
 
 
-def _list_body(res, items: list[dict], rv: int) -> dict:
-    return {"kind": f"{res.kind}List", "apiVersion": res.group_version,
-            "metadata": {"resourceVersion": str(rv)}, "items": items}
+def _list_response(res, items: list[Stored], rv: int, more: str) -> web.Response:
+    meta = {"resourceVersion": str(rv), **({"continue": more} if more else {})}
+    head = encode({"kind": f"{res.kind}List", "apiVersion": res.group_version, "metadata": meta})
+    body = head[:-1] + b',"items":[' + b",".join(o.raw for o in items) + b"]}"
+    return web.Response(body=body, content_type="application/json")
 
 
 def _wants_table(request: web.Request) -> bool:
     return "as=Table" in request.headers.get("Accept", "")
-
-
-def table(res, items: list[dict], rv, include: str | None) -> dict:
-    return table_of(res.kind, items, str(rv), include)
 
 
 def table_of(kind: str, items: list[dict], rv: str, include: str | None) -> dict:
