@@ -23,7 +23,7 @@ from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio import watch as k8s_watch
 
 from e2e.conftest import Kubectl
-from e2e.simulator import kubeconfig
+from e2e.simulator import Simulator, fields, kubeconfig
 from mgmt.health import probes
 from mgmt.kube import Kube, KubeError, Unreachable
 from mgmt.stack import capabilities
@@ -146,6 +146,43 @@ def test_ssa_conflict_reads_as_on_the_real_apiserver(sim, kubectl, namespace):
     assert owners(forced) == owners(real_forced) == [("two", "Apply", '{"f:data": {"f:a": {}, "f:b": {}}}')]
 
 
+def ownership_steps(kubectl: Kubectl, namespace: str) -> list:
+    """Shared ownership, fields dropped by one of two owners and by the last one, an update
+    (kubectl patch) taking a label that an applier then conflicts on: after each step, the data,
+    labels and who owns which fields (or the refused apply's exit code and message)."""
+    def apply(manager: str, labels: dict | None = None, **data: str):
+        obj = configmap("shared", namespace, **data)
+        if labels:
+            obj["metadata"]["labels"] = labels
+        return kubectl.apply(obj, "--server-side", f"--field-manager={manager}", check=False)
+
+    def state(proc: subprocess.CompletedProcess) -> tuple:
+        if proc.returncode:
+            return proc.returncode, proc.stderr.splitlines()[0]
+        obj = kubectl.get_json("configmap", "shared", "-n", namespace, "--show-managed-fields")
+        owners = sorted((e["manager"], e["operation"], sorted(map(str, fields.decode(e["fieldsV1"]))))
+                        for e in obj["metadata"]["managedFields"])
+        return obj.get("data"), obj["metadata"].get("labels"), owners
+
+    steps = [lambda: apply("one", {"team": "a"}, a="1", b="2"),
+             lambda: apply("two", None, a="1"),
+             lambda: apply("one", {"team": "a"}, b="2"),
+             lambda: apply("two", None, c="3"),
+             lambda: kubectl.run("patch", "configmap", "shared", "-n", namespace, "--type=merge",
+                                 "-p", '{"metadata":{"labels":{"team":"b"}}}'),
+             lambda: apply("one", {"team": "a"}, b="2"),
+             lambda: apply("one", None, b="2")]
+    return [state(step()) for step in steps]
+
+
+def test_field_ownership_follows_the_real_apiserver(sim, kubectl, namespace):
+    got = ownership_steps(sim.kubectl("sim-2"), "default")
+    conflict = 'error: Apply failed with 1 conflict: conflict with "kubectl-patch" using v1: .metadata.labels.team'
+    assert got[-2] == (1, conflict)
+    expected = ownership_steps(kubectl, namespace)
+    assert got == expected, "\n".join(f"step {i}: {a}\n    real: {b}" for i, (a, b) in enumerate(zip(got, expected)))
+
+
 async def raw_answers(kube: Kube, namespace: str) -> list[tuple]:
     """(status, reason, message, details) of answers clients parse: not found, already exists, a
     one-field apply conflict (its Status causes), an apply without fieldManager, a stale update."""
@@ -246,6 +283,44 @@ async def test_kubernetes_asyncio_watch_from_a_resource_version(sim):
         await kube.close()
 
 
+async def test_a_watch_from_an_expired_version_gets_410(sim):
+    kube = await sim.kube("sim-3")
+    try:
+        await kube.apply(configmap("churn", "default", n="0"))
+        first = (await kube.get("v1", "ConfigMap", "churn", "default"))["metadata"]["resourceVersion"]
+        for n in range(1, 80):  # more writes than a virtual cluster keeps events for
+            await kube.patch("v1", "ConfigMap", "churn", "default", {"data": {"n": str(n)}})
+        answer = await kube.request("GET", "/api/v1/namespaces/default/configmaps",
+                                    query=[("watch", "true"), ("resourceVersion", first), ("timeoutSeconds", "5")])
+        event = json.loads(answer) if isinstance(answer, str) else answer
+        assert event["type"] == "ERROR"
+        assert (event["object"]["code"], event["object"]["reason"]) == (410, "Expired")
+    finally:
+        await kube.close()
+
+
+async def test_status_is_written_through_its_subresource_only(sim):
+    crd = yaml.safe_load((crd_dir() / "v1beta2" / "capi" / CRS_CRD).read_text())
+    kube = await sim.kube("sim-3")
+    try:
+        await apply_objects(kube, [crd])
+        crs = {"apiVersion": "addons.cluster.x-k8s.io/v1beta2", "kind": "ClusterResourceSet",
+               "metadata": {"name": "s", "namespace": "default"}, "spec": {"clusterSelector": {}},
+               "status": {"observedGeneration": 7}}
+        assert "status" not in await kube.apply(crs)
+        applied = await kube.apply({**crs, "spec": None}, manager="capi", subresource="status")
+        assert applied["status"] == {"observedGeneration": 7} and applied["spec"] == {"clusterSelector": {}}
+        entry = next(e for e in applied["metadata"]["managedFields"] if e["manager"] == "capi")
+        assert (entry["subresource"], entry["fieldsV1"]) == ("status", {"f:status": {"f:observedGeneration": {}}})
+        patched = await kube.patch(crs["apiVersion"], crs["kind"], "s", "default", {"status": {"observedGeneration": 8},
+                                                                                   "spec": {"clusterSelector": None}},
+                                   subresource="status")
+        assert patched["status"] == {"observedGeneration": 8} and patched["spec"] == {"clusterSelector": {}}
+    finally:
+        await kube.delete(crd["apiVersion"], crd["kind"], crd["metadata"]["name"])
+        await kube.close()
+
+
 # -- Drover's own calls ------------------------------------------------------------------------
 
 
@@ -338,6 +413,31 @@ async def test_faults_and_latency_hit_only_their_cluster(sim):
         sim.admin("PATCH", "clusters/sim-2", {"fault": None, "latency": 0})
         await broken.close()
         await fine.close()
+
+
+async def test_in_process_simulator_and_its_python_knobs(tmp_path):
+    """The same simulator run inside a test's own event loop (for tests that drive faults step by
+    step); stopping it ends open watches."""
+    simulator = Simulator(nodes=1)
+    simulator.add("solo")
+    url = await simulator.start()
+    kube = await Kube.from_kubeconfig_dict(simulator.kubeconfig("solo"), timeout=5)
+    try:
+        assert url.startswith("http://127.0.0.1:") and simulator.server("solo") == f"{url}/clusters/solo"
+        assert await probes._nodes(kube, 5) == {"ready": 1, "total": 1}
+        simulator.cluster("solo").fault = "unavailable"
+        assert (await probes._api(kube, 5))["reachable"] is False
+        simulator.cluster("solo").fault = None
+        watch = asyncio.create_task(kube.request("GET", "/api/v1/namespaces", query=[("watch", "1")]))
+        while not simulator.stats()["watches"]:
+            await asyncio.sleep(0.05)
+        await simulator.stop()
+        listing = await asyncio.wait_for(watch, 10)
+        assert [json.loads(line)["object"]["metadata"]["name"] for line in listing.splitlines()] == [
+            "default", "kube-node-lease", "kube-public", "kube-system"]
+    finally:
+        await kube.close()
+        await simulator.stop()
 
 
 def test_memory_per_virtual_cluster(sim):

@@ -50,6 +50,7 @@ class Simulator:
 
     async def start(self) -> str:
         app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/clusters/{cluster}", self._handle)  # client-go's AbsPath("/")
         app.router.add_route("*", "/clusters/{cluster}/{path:.*}", self._handle)
         app.router.add_route("*", "/admin/{path:.*}", self._admin)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -101,8 +102,8 @@ class Simulator:
         if cluster.fault and random.random() < cluster.fault_rate:
             return self._fault(request, cluster.fault)
         try:
-            return await self._route(cluster, request, [unquote(p) for p in
-                                                         request.match_info["path"].strip("/").split("/") if p])
+            path = request.match_info.get("path", "")
+            return await self._route(cluster, request, [unquote(p) for p in path.strip("/").split("/") if p])
         except ApiError as error:
             return _error(error)
 
@@ -420,8 +421,10 @@ def _agent_manager(request: web.Request) -> str:
 
 async def _body(request: web.Request, yaml_ok: bool = False):
     if "protobuf" in (request.content_type or ""):
-        raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
-                                                    "accepted media types include: application/json, application/yaml")
+        raise ApiError(415, "UnsupportedMediaType", "the simulator takes no protobuf bodies (kubectl create "
+                                                    "and typed client-go/controller-runtime writes of built-in kinds "
+                                                    "send them): accepted media types include: application/json, "
+                                                    "application/yaml")
     raw = await request.read()
     try:
         return json.loads(raw)
