@@ -283,6 +283,33 @@ async def test_kubernetes_asyncio_watch_from_a_resource_version(sim):
         await kube.close()
 
 
+async def streaming_list(kube: Kube, namespace: str) -> list[tuple]:
+    """client-go's WatchListClient request: (type, name or bookmark annotations) of each event."""
+    for name in ("first", "second"):
+        await kube.apply(configmap(name, namespace, k=name))
+    answer = await kube.request("GET", f"/api/v1/namespaces/{namespace}/configmaps", query=[
+        ("watch", "true"), ("sendInitialEvents", "true"), ("resourceVersionMatch", "NotOlderThan"),
+        ("allowWatchBookmarks", "true"), ("timeoutSeconds", "1")])
+    events = [json.loads(line) for line in answer.splitlines()]
+    return [(e["type"], e["object"]["kind"], e["object"]["metadata"].get("name")
+             or e["object"]["metadata"].get("annotations")) for e in events]
+
+
+async def test_streaming_list_as_on_the_real_apiserver(sim, mgmt, namespace):
+    real = await Kube.from_kubeconfig(str(mgmt.kubeconfig))
+    simulated = await sim.kube("sim-1")
+    try:
+        await simulated.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "streams"}})
+        got = await streaming_list(simulated, "streams")
+        expected = await streaming_list(real, namespace)
+    finally:
+        await real.close()
+        await simulated.close()
+    assert got == [("ADDED", "ConfigMap", "first"), ("ADDED", "ConfigMap", "second"),
+                   ("BOOKMARK", "ConfigMap", {"k8s.io/initial-events-end": "true"})]
+    assert [e for e in expected if e[2] != "kube-root-ca.crt"] == got
+
+
 async def test_a_watch_from_an_expired_version_gets_410(sim):
     kube = await sim.kube("sim-3")
     try:
