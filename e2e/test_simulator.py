@@ -121,6 +121,27 @@ def test_kubectl_apply_of_a_real_crd_then_of_its_kind(sim):
     assert "ClusterResourceSet" not in kubectl("api-resources")
 
 
+def created_by_kubectl_create(kubectl: Kubectl, namespace: str, folder: Path) -> list:
+    """kubectl create's typed objects (sent as protobuf): what the server made of them."""
+    (folder / "blob.bin").write_bytes(bytes(range(256)))
+    kubectl("create", "configmap", "made", "-n", namespace, "--from-literal=a=1", "--from-literal=b=two")
+    kubectl("create", "secret", "generic", "made", "-n", namespace, "--from-literal=p=q",
+            f"--from-file={folder / 'blob.bin'}")
+    kubectl("create", "serviceaccount", "made", "-n", namespace)
+    kubectl("label", "configmap", "made", "-n", namespace, "team=x")
+    return [(o["kind"], o.get("data"), o.get("type"), o["metadata"].get("labels"))
+            for o in (kubectl.get_json(kind, "made", "-n", namespace) for kind in ("configmap", "secret", "sa"))]
+
+
+def test_kubectl_create_as_on_the_real_apiserver(sim, kubectl, namespace, tmp_path):
+    simulated = sim.kubectl("sim-3")
+    assert simulated("create", "namespace", "made").strip() == "namespace/made created"
+    got = created_by_kubectl_create(simulated, "made", tmp_path)
+    assert got == created_by_kubectl_create(kubectl, namespace, tmp_path)
+    refused = simulated.run("create", "deployment", "web", "--image=nginx", check=False)
+    assert refused.returncode == 1 and "protobuf bodies of Namespaces, ConfigMaps" in refused.stderr
+
+
 def ssa_conflict(kubectl: Kubectl, namespace: str) -> tuple[int, str, dict]:
     """Manager `one` applies two keys, `two` changes both: (exit code, stderr, the object after
     `two` forced them)."""

@@ -16,7 +16,7 @@ from .server import Simulator
 
 
 async def main(args: argparse.Namespace) -> None:
-    simulator = Simulator(args.port, args.nodes, args.version)
+    simulator = Simulator(args.port, args.nodes, args.version, args.event_log)
     for i in range(args.clusters):
         simulator.add(f"{args.prefix}{i}")
     await simulator.start()
@@ -36,6 +36,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--nodes", type=int, default=3, help="Ready Nodes per virtual cluster")
     parser.add_argument("--port", type=int, default=0, help="0: a free port")
     parser.add_argument("--version", default="v1.35.8", help="the Kubernetes version they report")
+    parser.add_argument("--event-log", type=int, default=64,
+                        help="watch events kept per virtual cluster (a watch from an older version gets 410)")
     return parser.parse_args(argv)
 
 

@@ -18,6 +18,7 @@ from urllib.parse import unquote
 import yaml
 from aiohttp import web
 
+from . import protobuf
 from .store import ApiError, Selector, Stored, VirtualCluster, encode, parse_fields, parse_labels
 
 FAULTS = ("close", "unavailable", "error")  # drop the connection, 503, 500
@@ -40,8 +41,8 @@ def _true(value: str | None) -> bool:
 class Simulator:
     """`await start()`, `add(name)`, knobs on `cluster(name)`, `await stop()`. Listens on 127.0.0.1."""
 
-    def __init__(self, port: int = 0, nodes: int = 3, version: str = "v1.35.8"):
-        self.port, self.nodes, self.version = port, nodes, version
+    def __init__(self, port: int = 0, nodes: int = 3, version: str = "v1.35.8", event_log: int = 64):
+        self.port, self.nodes, self.version, self.event_log = port, nodes, version, event_log
         self.clusters: dict[str, VirtualCluster] = {}
         self._runner: web.AppRunner | None = None
         self._streams: set[web.StreamResponse] = set()
@@ -73,7 +74,8 @@ class Simulator:
 
     def add(self, name: str, nodes: int | None = None) -> VirtualCluster:
         if name not in self.clusters:
-            self.clusters[name] = VirtualCluster(name, self.nodes if nodes is None else nodes, self.version)
+            self.clusters[name] = VirtualCluster(name, self.nodes if nodes is None else nodes, self.version,
+                                                 self.event_log)
         return self.clusters[name]
 
     def cluster(self, name: str) -> VirtualCluster:
@@ -420,12 +422,14 @@ def _agent_manager(request: web.Request) -> str:
 
 
 async def _body(request: web.Request, yaml_ok: bool = False):
-    if "protobuf" in (request.content_type or ""):
-        raise ApiError(415, "UnsupportedMediaType", "the simulator takes no protobuf bodies (kubectl create "
-                                                    "and typed client-go/controller-runtime writes of built-in kinds "
-                                                    "send them): accepted media types include: application/json, "
-                                                    "application/yaml")
     raw = await request.read()
+    if "protobuf" in (request.content_type or ""):
+        try:
+            return protobuf.decode(raw)
+        except protobuf.Unreadable as error:
+            raise ApiError(415, "UnsupportedMediaType", f"the simulator reads protobuf bodies of Namespaces, "
+                                                        f"ConfigMaps, Secrets and ServiceAccounts only (not {error}): "
+                                                        "send application/json") from None
     try:
         return json.loads(raw)
     except ValueError:

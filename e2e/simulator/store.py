@@ -352,10 +352,13 @@ class VirtualCluster:
         if res.group not in NO_GENERATION:
             spec_changed = old is None or _spec(old) != _spec(new)
             meta["generation"] = previous.get("generation", 0) + 1 if spec_changed else previous.get("generation", 1)
-        if res.kind == "Secret" and res.group == "" and "stringData" in new:
-            data = dict(new.get("data") or {})
-            data.update({k: base64.b64encode(str(v).encode()).decode() for k, v in new.pop("stringData").items()})
-            new["data"] = data
+        if res.kind == "Secret" and res.group == "":
+            new.setdefault("type", "Opaque")
+            if "stringData" in new:
+                data = dict(new.get("data") or {})
+                data.update({k: base64.b64encode(str(v).encode()).decode()
+                             for k, v in new.pop("stringData").items()})
+                new["data"] = data
         if res.kind == "Namespace" and res.group == "":
             new["spec"] = new.get("spec") or {"finalizers": ["kubernetes"]}
             new["status"] = new.get("status") or {"phase": "Active"}
