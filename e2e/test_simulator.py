@@ -16,6 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -23,7 +24,9 @@ from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio import watch as k8s_watch
 
 from e2e.conftest import Kubectl
+from e2e.fixtures.stack import publish_kubeconfigs
 from e2e.simulator import Simulator, fields, kubeconfig
+from e2e.test_stack_engine import GROUP, Harness, all_ready, crd, put_fleet
 from mgmt.health import probes
 from mgmt.kube import Kube, KubeError, Unreachable
 from mgmt.stack import capabilities
@@ -427,6 +430,69 @@ async def test_drover_client_applies_reads_probes_and_deletes(sim):
             await kube.get("addons.cluster.x-k8s.io/v1beta2", "ClusterResourceSet", "base", "apps")
     finally:
         await kube.close()
+
+
+async def test_drover_stack_engine_on_simulated_members(sim, mgmt, kubectl, namespace, tmp_path):
+    """The real stack engine, as the Fleet controller drives it, on two simulated members (their
+    kubeconfig Secrets on the real management cluster): a CRD above 256 KiB from a ConfigMap, a
+    custom object of it, a Deployment; a sync with nothing to do writes nothing; a member that
+    answers 503, then one that drops connections, fails alone while the other converges."""
+    members = [SimpleNamespace(name=f"stack-{x}", kubeconfig=tmp_path / f"stack-{x}.kubeconfig") for x in "ab"]
+    sim.admin("POST", "clusters", {"names": [m.name for m in members], "nodes": 1})
+    for member in members:
+        member.kubeconfig.write_text(yaml.safe_dump(sim.kubeconfig(member.name)))
+    publish_kubeconfigs(kubectl, namespace, members)
+    big = crd("widgets", "Widget", fields=700)
+    (tmp_path / "bundle.yaml").write_text(yaml.safe_dump(big))
+    kubectl("create", "configmap", "widget-bundle", "-n", namespace, f"--from-file={tmp_path / 'bundle.yaml'}")
+    app = yaml.safe_dump_all([
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"},
+         "data": {"cluster": "{{ cluster.name }}"}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+         "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                  "template": {"metadata": {"labels": {"app": "web"}},
+                               "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}}])
+    widget = yaml.safe_dump({"apiVersion": f"{GROUP}/v1", "kind": "Widget", "metadata": {"name": "w"},
+                             "spec": {"color": "{{ cluster.name }}"}})
+    fleet = put_fleet(kubectl, namespace, "simulated", [
+        {"name": "crds", "namespace": "widgets", "manifestsFrom": [{"kind": "ConfigMap", "name": "widget-bundle"}]},
+        {"name": "widgets", "namespace": "widgets", "dependsOn": ["crds"], "manifests": widget},
+        {"name": "app", "namespace": "app", "manifests": app}])
+    mgmt_kube = await Kube.from_kubeconfig(str(mgmt.kubeconfig))
+    harness = Harness(mgmt_kube, namespace, members)
+    try:
+        results = await harness.sync_until(fleet, all_ready)
+        assert {c["name"]: c["phase"] for c in results["stack-a"].components} == {
+            "crds": "Ready", "widgets": "Ready", "app": "Ready"}
+        for member in members:
+            kube = await sim.kube(member.name)
+            try:
+                assert (await kube.get("v1", "ConfigMap", "settings", "app"))["data"] == {"cluster": member.name}
+                assert (await kube.get(f"{GROUP}/v1", "Widget", "w", "widgets"))["spec"] == {"color": member.name}
+                stored = await kube.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", f"widgets.{GROUP}")
+                assert len(json.dumps(stored)) > 256 * 1024
+            finally:
+                await kube.close()
+        versions = {m.name: sim.admin("GET", f"clusters/{m.name}")["resourceVersion"] for m in members}
+        results = await harness.sync(fleet)
+        assert not any(r.changed for r in results.values())
+        assert {m.name: sim.admin("GET", f"clusters/{m.name}")["resourceVersion"] for m in members} == versions
+
+        sim.admin("PATCH", "clusters/stack-b", {"fault": "unavailable"})
+        fleet = put_fleet(kubectl, namespace, "simulated", [
+            {"name": "crds", "namespace": "widgets", "manifestsFrom": [{"kind": "ConfigMap", "name": "widget-bundle"}]},
+            {"name": "app", "namespace": "app", "manifests": app}])
+        results = await harness.sync(fleet)
+        assert results["stack-a"].reachable and results["stack-a"].changed
+        assert "ServiceUnavailable" in results["stack-b"].message  # an answer, if not a good one
+        sim.admin("PATCH", "clusters/stack-b", {"fault": "close"})
+        results = await harness.sync(fleet)
+        assert not results["stack-b"].reachable and results["stack-b"].message.startswith("unreachable")
+        assert results["stack-a"].reachable and all_ready({"stack-a": results["stack-a"]})
+    finally:
+        sim.admin("PATCH", "clusters/stack-b", {"fault": None})
+        await harness.close()
+        await mgmt_kube.close()
 
 
 # -- knobs and size ----------------------------------------------------------------------------
