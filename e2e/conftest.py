@@ -3,9 +3,11 @@ audit log), every CRD, and the Cluster API manager; plus the real kubectl."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -49,6 +51,21 @@ class Kubectl:
 
     def get_json(self, *args: str) -> dict:
         return json.loads(self("get", *args, "-o", "json"))
+
+    def for_cluster(self, cluster: str, namespace: str, directory: Path) -> Kubectl:
+        """kubectl for a workload cluster, from the `<cluster>-kubeconfig` Secret CAPI keeps here."""
+        secret = self.get_json("secret", f"{cluster}-kubeconfig", "-n", namespace)
+        path = directory / f"{cluster}.kubeconfig"
+        path.write_bytes(base64.b64decode(secret["data"]["value"]))
+        return Kubectl(path)
+
+
+def drover(*args: str, expect: int = 0, timeout: float = 180) -> subprocess.CompletedProcess:
+    """The drover CLI as a user runs it; fails, showing its stderr, unless it exits with `expect`."""
+    proc = subprocess.run([sys.executable, "-m", "mgmt.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, check=False)
+    assert proc.returncode == expect, f"drover {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}"
+    return proc
 
 
 @pytest.fixture(scope="session")

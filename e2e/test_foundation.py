@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
 
 import pytest
 
+from e2e.conftest import drover
+from e2e.fixtures.controller import wait_for
 from mgmt import processes
 from mgmt.toolchain import cache_dir
 
@@ -21,24 +20,6 @@ PROVIDER_KINDS = {
 }
 CAPI_KINDS = {"Cluster", "Machine", "MachineSet", "MachineDeployment", "MachinePool",
               "MachineHealthCheck", "ClusterClass", "KubeadmControlPlane", "KubeadmConfigTemplate"}
-
-
-def wait_for(predicate, timeout=60, interval=0.5, message="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
-
-
-def drover(*args: str, timeout: float = 180) -> str:
-    """Run the drover CLI; its stdout, or a failure showing its stderr."""
-    proc = subprocess.run([sys.executable, "-m", "mgmt.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, check=False)
-    assert proc.returncode == 0, f"drover {' '.join(args)} failed:\n{proc.stderr}"
-    return proc.stdout
 
 
 def test_server_runs_the_version_we_built(kubectl):
@@ -83,7 +64,7 @@ def test_capi_manager_reconciles_a_cluster(kubectl, namespace):
         types = {c["type"] for c in cluster.get("status", {}).get("conditions", [])}
         return cluster if cluster.get("status", {}).get("phase") and "InfrastructureReady" in types else None
 
-    cluster = wait_for(reconciled, message="the CAPI manager to reconcile the Cluster")
+    cluster = wait_for(reconciled, 60, 0.5, "the CAPI manager to reconcile the Cluster")
     assert cluster["status"]["phase"] == "Provisioning"
     assert "cluster.cluster.x-k8s.io" in cluster["metadata"]["finalizers"]
     infra = kubectl.get_json("awscluster", "c1", "-n", namespace)
@@ -92,14 +73,14 @@ def test_capi_manager_reconciles_a_cluster(kubectl, namespace):
 
 def test_drover_up_on_an_existing_cluster_installs_only_what_is_missing(kubectl, mgmt):
     kubectl("delete", "crd", "packetmachines.infrastructure.cluster.x-k8s.io")
-    assert "installed 1 missing CRDs" in drover("up", f"--kubeconfig={mgmt.kubeconfig}", "--no-capi-manager")
+    assert "installed 1 missing CRDs" in drover("up", f"--kubeconfig={mgmt.kubeconfig}", "--no-capi-manager").stdout
     assert kubectl.run("get", "crd", "packetmachines.infrastructure.cluster.x-k8s.io").returncode == 0
-    assert "all CRDs present" in drover("up", f"--kubeconfig={mgmt.kubeconfig}", "--no-capi-manager")
+    assert "all CRDs present" in drover("up", f"--kubeconfig={mgmt.kubeconfig}", "--no-capi-manager").stdout
 
 
 def test_drover_up_and_down_leave_nothing_running(tmp_path):
     try:
-        out = drover("up", f"--state-dir={tmp_path}")
+        out = drover("up", f"--state-dir={tmp_path}").stdout
         assert "management cluster ready at https://127.0.0.1:" in out
         pids = [int(line.split("pid")[1]) for line in out.splitlines() if " pid " in line]
         assert len(pids) == 4 and all(processes.alive(pid) for pid in pids)

@@ -13,7 +13,6 @@ The tests share one Fleet and run in file order.
 
 from __future__ import annotations
 
-import base64
 import functools
 import io
 import json
@@ -32,12 +31,11 @@ import yaml
 
 from e2e.conftest import Kubectl
 from e2e.fixtures.controller import wait_for
-from e2e.fixtures.stack import _QuietHandler
+from e2e.fixtures.stack import HelmCli, _QuietHandler
 from mgmt import processes
 from mgmt.api.models import API_VERSION
 from mgmt.kube import Kube
 from mgmt.stack.capabilities import discover
-from mgmt.toolchain import binary
 
 NS = "local-helm"
 FLEET = "hc"
@@ -62,19 +60,6 @@ def readme_fleet() -> dict:
 
 
 # -- charts ----------------------------------------------------------------------------------------
-
-class HelmCli:
-    def __init__(self, home: Path):
-        self.home = home
-        self.env = {**os.environ, "HOME": str(home), **{f"HELM_{k}_HOME": str(home / k.lower())
-                                                        for k in ("CACHE", "CONFIG", "DATA")}}
-
-    def __call__(self, *args: str) -> str:
-        done = subprocess.run([binary("helm"), *args], cwd=self.home, env=self.env, capture_output=True, text=True,
-                              timeout=120, check=False)
-        assert done.returncode == 0, f"helm {' '.join(args)}: {done.stderr}"
-        return done.stdout
-
 
 def make_chart(root: Path, name: str, templates: dict[str, str], values: dict | None = None) -> Path:
     chart = root / name
@@ -237,10 +222,7 @@ class Fleet:
 
     def workload(self, cluster: str) -> Kubectl:
         if cluster not in self.workloads:
-            secret = self.kubectl.get_json("secret", f"{cluster}-kubeconfig", "-n", NS)
-            path = self.tmp / f"{cluster}.kubeconfig"
-            path.write_bytes(base64.b64decode(secret["data"]["value"]))
-            self.workloads[cluster] = Kubectl(path)
+            self.workloads[cluster] = self.kubectl.for_cluster(cluster, NS, self.tmp)
         return self.workloads[cluster]
 
     def get(self, cluster: str, *what: str) -> dict | None:

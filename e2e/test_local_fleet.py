@@ -8,10 +8,11 @@ The steps share one Fleet and run in file order (each needs the state the one be
 
 from __future__ import annotations
 
-import base64
+import gzip
 import itertools
 import json
 import re
+import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,8 +21,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from e2e.conftest import Kubectl
+from e2e.conftest import Kubectl, drover
+from e2e.fixtures.bundles import prometheus_operator
 from e2e.fixtures.controller import wait_for
+from e2e.fixtures.stack import HelmCli
 from mgmt import processes
 from mgmt.api.models import API_VERSION
 from providers.local.runtime import ClusterProcesses
@@ -124,10 +127,7 @@ class Fleet:
 
     def workload(self, cluster: str) -> Kubectl:
         if cluster not in self.workloads:
-            secret = self.kubectl.get_json("secret", f"{cluster}-kubeconfig", "-n", NS)
-            path = self.tmp / f"{cluster}.kubeconfig"
-            path.write_bytes(base64.b64decode(secret["data"]["value"]))
-            self.workloads[cluster] = Kubectl(path)
+            self.workloads[cluster] = self.kubectl.for_cluster(cluster, NS, self.tmp)
         return self.workloads[cluster]
 
     def exists(self, cluster: str, *what: str) -> bool:
@@ -201,7 +201,9 @@ def fleet(kubectl, controller, local_provider, helm_repo, tmp_path_factory):
     out.components = [
         {"name": "web", "namespace": "web", "helm": {
             "chart": helm_repo.chart, "repository": helm_repo.url, "version": helm_repo.version,
-            "values": {"fullnameOverride": "web", "podAnnotations": {"drover/cluster": "{{ cluster.name }}"}}}},
+            # "y" is a string that YAML 1.1 writers leave bare and helm would read back as true
+            "values": {"fullnameOverride": "web", "podAnnotations": {"drover/cluster": "{{ cluster.name }}",
+                                                                      "drover/flag": "y"}}}},
         {"name": "crds", "manifestsFrom": [{"kind": "ConfigMap", "name": "widget-crd"}]},
         {"name": "app", "namespace": "app", "dependsOn": ["crds"], "manifests": app_manifests("1")},
     ]
@@ -238,7 +240,8 @@ def test_stack_is_applied_and_healthy_on_every_member(fleet):
     assert len(json.dumps(big_crd())) > CRD_LIMIT
     wait(lambda: fleet.stack_settled(["web", "crds", "app"]), "every component applied and ready everywhere")
     for cluster in CLUSTERS:
-        assert fleet.exists(cluster, "deployment", "web", "-n", "web")
+        web = fleet.workload(cluster).get_json("deployment", "web", "-n", "web")
+        assert web["spec"]["template"]["metadata"]["annotations"]["drover/flag"] == "y"
         assert fleet.exists(cluster, "crd", f"widgets.{GROUP}")
         assert fleet.exists(cluster, f"widgets.{GROUP}", f"w-{cluster}", "-n", "app")
         assert fleet.exists(cluster, "deployment", "app", "-n", "app")
@@ -348,6 +351,103 @@ def test_broken_component_fails_alone(fleet):
     wait(lambda: fleet.stack_settled(["crds", "app"]), "broken and extra gone from every member")
     wait(lambda: not any(fleet.exists(c, "configmap", "extra", "-n", "app") for c in CLUSTERS), "extra pruned")
     wait(lambda: fleet.fleet_status().get("display") == "3/3 ready", "the fleet ready again")
+
+
+# -- 4b. a real operator bundle, and a manifest with a typo (issue 19) ------------------------------
+
+def prometheus_sources(kubectl: Kubectl, tmp: Path) -> dict[str, int]:
+    """prometheus-operator's CRDs in three shapes: the largest (over 1 MiB of YAML) gzipped in a
+    ConfigMap, two in a Secret, the other seven in a chart packed by the real helm; sizes by file."""
+    bundle = prometheus_operator()
+    by_name = {p.name.split("_")[1].removesuffix(".yaml"): p for p in bundle.crd_files}
+    big, in_secret = by_name.pop("alertmanagerconfigs"), [by_name.pop("servicemonitors"), by_name.pop("podmonitors")]
+    zipped = tmp / "alertmanagerconfigs.yaml.gz"
+    zipped.write_bytes(gzip.compress(big.read_bytes()))
+    kubectl("create", "configmap", "prom-crds-big", "-n", NS, f"--from-file={zipped}")
+    kubectl("create", "secret", "generic", "prom-crds", "-n", NS, *(f"--from-file={p}" for p in in_secret))
+    chart = tmp / "prom-crds-chart"
+    (chart / "crds").mkdir(parents=True)
+    (chart / "templates").mkdir()
+    (chart / "Chart.yaml").write_text(f"apiVersion: v2\nname: prom-crds\nversion: {bundle.version[1:]}\n")
+    for path in by_name.values():
+        shutil.copy(path, chart / "crds" / path.name)
+    HelmCli(tmp)("package", str(chart), "--destination", str(tmp))
+    packed = tmp / f"prom-crds-{bundle.version[1:]}.tgz"
+    kubectl("create", "configmap", "prom-chart", "-n", NS, f"--from-file=chart.tgz={packed}")
+    return {p.name: p.stat().st_size for p in bundle.crd_files}
+
+
+def prometheus_components() -> list[dict]:
+    operator = "---\n".join(p.read_text() for p in prometheus_operator().operator_files)
+    return [
+        {"name": "prom-crds", "manifestsFrom": [{"kind": "ConfigMap", "name": "prom-crds-big"},
+                                                {"kind": "Secret", "name": "prom-crds"}]},
+        {"name": "prom-chart-crds", "helm": {"chartFrom": {"kind": "ConfigMap", "name": "prom-chart",
+                                                           "key": "chart.tgz"}}},
+        {"name": "prom-operator", "dependsOn": ["prom-crds"], "manifests": operator},
+    ]
+
+
+TYPO = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: typo\ndata:\n\tkey: value\n"
+
+
+def test_real_operator_bundle_becomes_ready(fleet):
+    """prometheus-operator's own CRDs (one of 1.4 MB, enums of `=`), Deployment and RBAC, from the
+    Go module, pushed from a ConfigMap (gzip), a Secret, a packed chart and inline manifests."""
+    sizes = prometheus_sources(fleet.kubectl, fleet.tmp)
+    assert max(sizes.values()) > 1 << 20, sizes
+    fleet.components += prometheus_components()
+    fleet.apply()
+    names = ["crds", "app", "prom-crds", "prom-chart-crds", "prom-operator"]
+    wait(lambda: fleet.stack_settled(names), "the operator bundle applied and ready everywhere", timeout=420)
+    for cluster in CLUSTERS:
+        k = fleet.workload(cluster)
+        crds = k("get", "crds", "-o", "name")
+        assert sum(1 for line in crds.splitlines() if line.endswith(".monitoring.coreos.com")) == len(sizes)
+        k("wait", "--for=condition=Available", "deployment/prometheus-operator", "-n", "default",
+          "--timeout=120s", timeout=140)
+        stored = k.get_json("crd", "alertmanagerconfigs.monitoring.coreos.com")
+        assert '"="' in json.dumps(stored["spec"]), "the = enum value did not arrive as a string"
+        assert fleet.exists(cluster, "servicemonitor", "prometheus-operator", "-n", "default")
+
+
+def test_a_manifest_typo_fails_its_component_not_the_cluster(fleet):
+    """A tab where YAML wants spaces: the component fails on every member naming the document and
+    line, the clusters stay Ready (READY 3/3), STACK and Degraded tell of the stack."""
+    fleet.kubectl("create", "configmap", "typo", "-n", NS, f"--from-literal=typo.yaml={TYPO}")
+    fleet.components.append({"name": "typo", "namespace": "app",
+                             "manifestsFrom": [{"kind": "ConfigMap", "name": "typo"}]})
+    fleet.apply()
+    try:
+        found = wait(lambda: all(fleet.component(c, "typo").get("phase") == "Failed" for c in CLUSTERS)
+                     and {c: fleet.component(c, "typo") for c in CLUSTERS}, "typo Failed on every member",
+                     timeout=120)
+        for status in found.values():
+            assert "ConfigMap typo key typo.yaml" in status["message"] and "line 6" in status["message"], status
+        status = wait(lambda: (s := fleet.fleet_status()).get("counts", {}).get("stackReady") == 0 and s,
+                      "no member with its whole stack", timeout=60)
+        assert status["display"] == "3/3 ready", status
+        assert condition(status, "Ready")["status"] == "True"
+        degraded = condition(status, "Degraded")
+        assert degraded["status"] == "True" and degraded["reason"] == "StackFailed", degraded
+        assert {u["cluster"] for u in status["unwell"]} == set(CLUSTERS)
+        assert all(fleet.status(c)["phase"] == "Ready" for c in CLUSTERS)
+        # NAME CLUSTERS READY STATUS STACK DEGRADED(clusters) AGE
+        columns = fleet.kubectl("get", "fleet", FLEET, "-n", NS, "-o", "wide", "--no-headers").split()
+        assert columns[1:7] == ["3", "3/3", "ready", "Ready", "0", "0"], columns
+        report = ["status", FLEET, "-n", NS, f"--kubeconfig={fleet.kubectl.kubeconfig}"]
+        table = drover(*report).stdout
+        assert "3/3 ready   0/3" in table and table.count("components not ready: typo") == 3, table
+        rows = json.loads(drover(*report, "-o", "json").stdout)["members"]
+        assert all(r["phase"] == "Ready" and r["reason"] == "StackFailed" and "line 6" in r["message"]
+                   for r in rows), rows
+    finally:
+        fleet.components = [c for c in fleet.components if c["name"] in ("crds", "app")]
+        fleet.apply()
+    wait(lambda: fleet.stack_settled(["crds", "app"]), "the bundle and the typo gone from every member",
+         timeout=300)
+    wait(lambda: condition(fleet.fleet_status(), "Degraded")["status"] == "False", "the fleet no longer degraded")
+    assert not any(fleet.exists(c, "deployment", "prometheus-operator", "-n", "default") for c in CLUSTERS)
 
 
 # -- 5. an unreachable member (issue 6) ----------------------------------------------------------

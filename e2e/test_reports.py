@@ -7,13 +7,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import subprocess
-import sys
-import time
 
 import pytest
 import yaml
 
+from e2e.conftest import drover
+from e2e.fixtures.controller import wait_for
 from mgmt.api.models import API_VERSION
 from mgmt.health.aggregate import aggregate, member_conditions, member_phase
 from mgmt.health.probes import probe_member
@@ -24,23 +23,6 @@ from mgmt.workload import WorkloadClients
 from providers.base import CloudHealth
 
 T0 = "2026-01-01T00:00:00Z"
-
-
-def drover(*args: str, expect: int = 0) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "mgmt.cli", *args], check=False, capture_output=True,
-                          text=True, timeout=120)
-    assert proc.returncode == expect, f"drover {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}"
-    return proc
-
-
-def wait_for(predicate, timeout=60.0, interval=0.5, message="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
 
 
 def ref(group: str, kind: str, name: str) -> dict:
@@ -144,7 +126,7 @@ def capi_reconciled(kubectl, namespace: str, name: str) -> None:
         cluster = kubectl.get_json("cluster", name, "-n", namespace)
         return any(c["type"] == "Available" for c in cluster.get("status", {}).get("conditions", []))
 
-    wait_for(reconciled, message="the CAPI manager to set the Cluster's conditions")
+    wait_for(reconciled, 60, 0.5, "the CAPI manager to set the Cluster's conditions")
 
 
 def test_describe_cluster(fleet_objects, mgmt, kubectl):
