@@ -69,3 +69,18 @@ def test_subset_comparison():
     assert not is_subset({"spec": {"template": {"containers": [{"name": "a"}, {"name": "b"}]}}}, live)
     assert not is_subset({"spec": {"missing": 1}}, live)
     assert not is_subset({"spec": {"template": {"containers": [{"tty": 0}]}}}, live)
+
+
+def test_keys_may_hold_gzip_within_a_bound():
+    import gzip
+
+    from mgmt.stack.sources import MAX_MANIFEST_BYTES, manifest_text
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"
+    assert manifest_text(gzip.compress(text.encode()), "ConfigMap c key a.gz") == text
+    assert manifest_text("a: é".encode("utf-16"), "Secret s key k") == "a: é"  # with its BOM
+    cases = {gzip.compress(b" " * (MAX_MANIFEST_BYTES + 1)): "more than 16 MiB",
+             gzip.compress(text.encode())[:-6]: "truncated", b"\x1f\x8bnot gzip": "not a valid gzip",
+             b"a: \xff": "not UTF-8"}
+    for data, problem in cases.items():
+        with pytest.raises(SourceError, match=f"ConfigMap c key k: .*{problem}"):
+            manifest_text(data, "ConfigMap c key k")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import zlib
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -23,7 +24,8 @@ from .objects import SourceError, parse_documents
 from .values import ValuesError, render_values
 
 GZIP_MAGIC = b"\x1f\x8b"
-MAX_MANIFEST_BYTES = 64 << 20  # what one key may unzip to
+MAX_MANIFEST_BYTES = 16 << 20  # what one key may unzip to: 3x the largest real bundle, bounded for a
+                               # controller that a Fleet author must not be able to exhaust
 
 
 class MgmtSources:
@@ -120,6 +122,7 @@ async def _render_helm(component: Component, namespace: str, context: Mapping[st
     return parse_documents(text, f"helm chart {source.chart or source.path or 'chartFrom'}")
 
 
+@functools.lru_cache(maxsize=8)  # every member of a sync reads the same bytes object
 def manifest_text(data: bytes, origin: str) -> str:
     """The text of a ConfigMap/Secret key: YAML or JSON, or gzip of it (so that a bundle larger
     than an object may hold, such as a 1.4 MB CRD, fits in one key as binaryData)."""
