@@ -271,8 +271,11 @@ def read_lines(proc: subprocess.Popen, until, timeout: float = 20) -> list[str]:
 def test_kubectl_get_watch_sees_an_update(sim):
     kubectl = sim.kubectl("sim-3")
     kubectl.apply(configmap("watched", "default", k="old"), "--server-side")
-    proc = subprocess.Popen([kubectl.path, f"--kubeconfig={kubectl.kubeconfig}", "get", "configmap", "watched",
-                             "-n", "default", "-w", "--output-watch-events", "-o",
+    # A list (not `get configmap watched`, whose watch starts from "0" and so may skip a change
+    # made before it starts): the watch resumes from the list's resource version.
+    proc = subprocess.Popen([kubectl.path, f"--kubeconfig={kubectl.kubeconfig}", "get", "configmap",
+                             "--field-selector=metadata.name=watched", "-n", "default", "-w",
+                             "--output-watch-events", "-o",
                              'jsonpath={.type} {.object.data.k}{"\\n"}'],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
@@ -311,10 +314,18 @@ async def streaming_list(kube: Kube, namespace: str) -> list[tuple]:
     """client-go's WatchListClient request: (type, name or bookmark annotations) of each event."""
     for name in ("first", "second"):
         await kube.apply(configmap(name, namespace, k=name))
-    answer = await kube.request("GET", f"/api/v1/namespaces/{namespace}/configmaps", query=[
-        ("watch", "true"), ("sendInitialEvents", "true"), ("resourceVersionMatch", "NotOlderThan"),
-        ("allowWatchBookmarks", "true"), ("timeoutSeconds", "1")])
-    events = [json.loads(line) for line in answer.splitlines()]
+    response = await kube.api.call_api(
+        f"/api/v1/namespaces/{namespace}/configmaps", "GET", query_params=[
+            ("watch", "true"), ("sendInitialEvents", "true"), ("resourceVersionMatch", "NotOlderThan"),
+            ("allowWatchBookmarks", "true"), ("timeoutSeconds", "60")],
+        header_params={"Accept": "application/json"}, _preload_content=False, _return_http_data_only=True)
+    events = []
+    try:
+        async with asyncio.timeout(60):
+            while not events or events[-1]["type"] != "BOOKMARK":  # read up to the end of the list
+                events.append(json.loads(await response.content.readline()))
+    finally:
+        response.close()
     return [(e["type"], e["object"]["kind"], e["object"]["metadata"].get("name")
              or e["object"]["metadata"].get("annotations")) for e in events]
 
@@ -543,8 +554,9 @@ async def test_in_process_simulator_and_its_python_knobs(tmp_path):
         assert (await probes._api(kube, 5))["reachable"] is False
         simulator.cluster("solo").fault = None
         watch = asyncio.create_task(kube.request("GET", "/api/v1/namespaces", query=[("watch", "1")]))
-        while not simulator.stats()["watches"]:
-            await asyncio.sleep(0.05)
+        async with asyncio.timeout(10):
+            while not simulator.stats()["watches"]:
+                await asyncio.sleep(0.05)
         await simulator.stop()
         listing = await asyncio.wait_for(watch, 10)
         assert [json.loads(line)["object"]["metadata"]["name"] for line in listing.splitlines()] == [

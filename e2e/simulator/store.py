@@ -370,7 +370,7 @@ class VirtualCluster:
                 raise ApiError(422, "Invalid", f'CustomResourceDefinition.apiextensions.k8s.io "{name}" '
                                                f"is invalid: {problem}", {"name": name, "group": res.group,
                                                                           "kind": res.kind})
-            new["status"] = crd_status(new)
+            new["status"] = crd_status(new, (old or {}).get("status"))
         return new
 
     def _commit(self, res: Resource, stored: Stored | None, old: dict | None, new: dict,
@@ -484,10 +484,13 @@ def _without_bookkeeping(obj: dict) -> dict:
     return {**obj, "metadata": meta, "managed": managed}
 
 
-def crd_status(crd: dict) -> dict:
+def crd_status(crd: dict, previous: dict | None) -> dict:
+    """Names accepted and Established at once; unchanged (timestamps too) while the names are."""
     names = dict((crd.get("spec") or {}).get("names") or {})
     names.setdefault("singular", names.get("kind", "").lower())
     names.setdefault("listKind", f"{names.get('kind', '')}List")
+    if previous and previous.get("acceptedNames") == names:
+        return previous
     stamp = fields.now()
     conditions = [
         {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
