@@ -110,9 +110,8 @@ def crd_problem(crd: dict) -> str | None:
     spec = crd.get("spec") or {}
     names = spec.get("names") or {}
     name = (crd.get("metadata") or {}).get("name", "")
-    for key in ("group",):
-        if not spec.get(key):
-            return f"spec.{key}: Required value"
+    if not spec.get("group"):
+        return "spec.group: Required value"
     for key in ("plural", "kind"):
         if not names.get(key):
             return f"spec.names.{key}: Required value"
