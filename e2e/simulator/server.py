@@ -1,9 +1,17 @@
 """The HTTP side: one aiohttp server, every virtual cluster under `/clusters/<name>/`, the knobs
 under `/admin/`.
 
-Answers are JSON only (no protobuf, no aggregated discovery: clients fall back to the plain
-discovery documents when the answer is not the aggregated kind). `kubectl get` gets the
-server-side Table it asks for.
+Answers are JSON only (no aggregated discovery: clients fall back to the plain discovery
+documents when the answer is not the aggregated kind). `kubectl get` gets the server-side Table
+it asks for.
+
+The knobs, at run time (or the same on `Simulator.cluster(name)` in-process):
+    POST  /admin/clusters         {"names": [...], "nodes": N}   add virtual clusters
+    PATCH /admin/clusters/<name>  {"latency": seconds, "fault": "close"|"unavailable"|"error"|null,
+                                   "faultRate": 0..1}            answers the knobs and counters
+    GET   /admin/clusters/<name>, DELETE /admin/clusters/<name>, GET /admin/stats
+A fault strikes a request with probability faultRate: "close" drops the connection unanswered,
+"unavailable" answers 503, "error" 500; latency is added before every request.
 """
 
 from __future__ import annotations
@@ -302,8 +310,7 @@ class Simulator:
     # -- the knobs ---------------------------------------------------------
 
     async def _admin(self, request: web.Request) -> web.Response:
-        """GET stats; POST clusters {"names": [...], "nodes": N}; PATCH clusters/<name>
-        {"latency": s, "fault": "close"|"unavailable"|"error"|null, "faultRate": 0..1}; DELETE clusters/<name>."""
+        """The knobs (see the module docstring)."""
         parts = [p for p in request.match_info["path"].split("/") if p]
         try:
             body = await request.json() if request.can_read_body else {}
