@@ -33,8 +33,15 @@ class Address(Model):
     address: str
 
 
+class Simulation(Model):
+    nodes: int = Field(0, ge=0, le=5000, description="Ready Nodes the virtual cluster reports (its workers).")
+
+
 class LocalClusterSpec(Model):
     control_plane_endpoint: Endpoint | None = None
+    simulated: Simulation | None = Field(None, description=(
+        "For tests and benches only: start no processes; the cluster is a virtual cluster of the "
+        "simulator the provider was started with (--simulator-url)."))
 
 
 class LocalClusterStatus(Model):

@@ -9,6 +9,11 @@
 - LocalMachine: a Node (kept Ready by kwok) named after the Machine, with
   `providerID: local://<namespace>/<cluster>/<machine>`, then `status.initialization.provisioned`.
 
+A LocalCluster with `spec.simulated` (tests and benches only) starts no processes: it is a
+virtual cluster (with `spec.simulated.nodes` Ready Nodes) of the simulator the provider was
+started with (`--simulator-url`, see `providers.local.simulated`); its LocalControlPlane points
+the endpoint and the `<cluster>-kubeconfig` Secret at it. Such a cluster has no LocalMachines.
+
 Each object waits for the Cluster API owner (Cluster or Machine) like real providers do. Deleting
 a machine deletes its Node; deleting a control plane stops its processes and removes its state.
 """
@@ -32,6 +37,7 @@ from providers.local.runtime import (
     ClusterProcesses,
     shared_etcd,
 )
+from providers.local.simulated import Simulator, SimulatorError
 
 CAPI_GROUP = "cluster.x-k8s.io"
 CAPI_VERSION = f"{CAPI_GROUP}/v1beta2"
@@ -106,6 +112,23 @@ def cluster_secret(name: str, namespace: str, cluster: str, owner: dict, data: d
     }
 
 
+def simulator_of(memo: kopf.Memo, namespace: str, cluster: str) -> Simulator:
+    if memo.simulator is None:
+        raise kopf.PermanentError(f"cluster {namespace}/{cluster}: LocalCluster spec.simulated needs the local "
+                                  "provider started with --simulator-url")
+    return memo.simulator
+
+
+async def infrastructure_of(memo: kopf.Memo, namespace: str, cluster: str) -> dict:
+    """The LocalCluster of a Cluster (its infrastructureRef)."""
+    owner = await memo.mgmt.get(CAPI_VERSION, "Cluster", cluster, namespace)
+    ref = ((owner or {}).get("spec") or {}).get("infrastructureRef") or {}
+    infra = await memo.mgmt.get(INFRA_API, "LocalCluster", ref["name"], namespace) if ref.get("name") else None
+    if not infra:
+        raise kopf.TemporaryError(f"cluster {namespace}/{cluster}: waiting for its LocalCluster", delay=3)
+    return infra
+
+
 async def workload(memo: kopf.Memo, procs: ClusterProcesses) -> Kube:
     """A client of the cluster's own API server (one per cluster, kept until it is deleted)."""
     key = (procs.namespace, procs.name)
@@ -166,7 +189,15 @@ async def cleanup(memo: kopf.Memo, **_) -> None:
 async def reconcile_cluster(body: kopf.Body, memo: kopf.Memo, logger, **_) -> None:
     cluster = owner_name(body, "Cluster")
     namespace = body.metadata.namespace
-    await asyncio.to_thread(shared_etcd, memo.runtime_root)
+    simulated = body.spec.get("simulated")
+    if simulated is None:
+        await asyncio.to_thread(shared_etcd, memo.runtime_root)
+    else:
+        simulator = simulator_of(memo, namespace, cluster)
+        try:
+            await simulator.add(simulator.cluster_name(namespace, cluster), simulated.get("nodes", 0))
+        except SimulatorError as error:
+            raise kopf.TemporaryError(f"cluster {namespace}/{cluster}: {error}", delay=5) from None
     # Local machines boot from nothing; the Secret exists because Machines name it.
     secret = cluster_secret(f"{cluster}-bootstrap", namespace, cluster,
                             owner_reference(body, INFRA_API, "LocalCluster"),
@@ -182,9 +213,23 @@ async def reconcile_cluster(body: kopf.Body, memo: kopf.Memo, logger, **_) -> No
 @kopf.on.delete(*LOCAL_CLUSTER, **HANDLER)
 async def delete_cluster(body: kopf.Body, memo: kopf.Memo, logger, **_) -> None:
     cluster = cluster_of(body)
+    if cluster and body.spec.get("simulated") is not None:
+        await remove_virtual_cluster(memo, body.metadata.namespace, cluster, logger)
     if cluster:
         await memo.mgmt.delete("v1", "Secret", f"{cluster}-bootstrap", body.metadata.namespace)
         logger.info(f"cluster {body.metadata.namespace}/{cluster}: infrastructure removed")
+
+
+async def remove_virtual_cluster(memo: kopf.Memo, namespace: str, cluster: str, logger) -> None:
+    if memo.simulator is None:  # it can have added none
+        logger.warning(f"cluster {namespace}/{cluster}: no --simulator-url, no virtual cluster to remove")
+        return
+    try:
+        removed = await memo.simulator.remove(memo.simulator.cluster_name(namespace, cluster))
+    except SimulatorError as error:
+        raise kopf.TemporaryError(f"cluster {namespace}/{cluster}: {error}", delay=5) from None
+    if removed:
+        logger.info(f"cluster {namespace}/{cluster}: virtual cluster removed")
 
 
 # -- LocalControlPlane ------------------------------------------------------------
@@ -195,16 +240,11 @@ async def delete_cluster(body: kopf.Body, memo: kopf.Memo, logger, **_) -> None:
 async def reconcile_control_plane(body: kopf.Body, memo: kopf.Memo, reason: str, logger, **_) -> None:
     cluster = owner_name(body, "Cluster")
     namespace = body.metadata.namespace
-    procs = ClusterProcesses(memo.runtime_root, namespace, cluster)
-    started = await asyncio.to_thread(procs.ensure)
-    server = procs.server()
-    if started:
-        logger.info(f"cluster {namespace}/{cluster}: started {', '.join(started)} ({server.url})")
-    elif reason == "resume":
-        logger.info(f"cluster {namespace}/{cluster}: adopted running processes ({server.url})")
-
-    await publish_endpoint(body, memo, procs)
-    await controllers_working(memo, procs)
+    infra = await infrastructure_of(memo, namespace, cluster)
+    if infra.get("spec", {}).get("simulated") is not None:
+        await serve_simulated(body, memo, namespace, cluster, logger)
+    else:
+        await serve_processes(body, memo, ClusterProcesses(memo.runtime_root, namespace, cluster), reason, logger)
     # One API server serves however many replicas are asked for.
     replicas = body.spec.get("replicas", 1)
     generation = body.metadata.get("generation")
@@ -218,16 +258,42 @@ async def reconcile_control_plane(body: kopf.Body, memo: kopf.Memo, reason: str,
                        condition("Ready", "Ready", generation)]})
 
 
-async def publish_endpoint(body: kopf.Body, memo: kopf.Memo, procs: ClusterProcesses) -> None:
+async def serve_processes(body: kopf.Body, memo: kopf.Memo, procs: ClusterProcesses, reason: str, logger) -> None:
+    """The cluster's processes run (started or adopted), published, and its controllers working."""
+    started = await asyncio.to_thread(procs.ensure)
+    server = procs.server()
+    if started:
+        logger.info(f"cluster {procs.namespace}/{procs.name}: started {', '.join(started)} ({server.url})")
+    elif reason == "resume":
+        logger.info(f"cluster {procs.namespace}/{procs.name}: adopted running processes ({server.url})")
+    await publish_endpoint(body, memo, procs.name, {"host": "127.0.0.1", "port": server.port}, procs.kubeconfig())
+    await controllers_working(memo, procs)
+
+
+async def serve_simulated(body: kopf.Body, memo: kopf.Memo, namespace: str, cluster: str, logger) -> None:
+    """The virtual cluster the LocalCluster added, published (it has no controllers to wait for)."""
+    simulator = simulator_of(memo, namespace, cluster)
+    name = simulator.cluster_name(namespace, cluster)
+    try:
+        exists = await simulator.exists(name)
+    except SimulatorError as error:
+        raise kopf.TemporaryError(f"cluster {namespace}/{cluster}: {error}", delay=5) from None
+    if not exists:
+        raise kopf.TemporaryError(f"cluster {namespace}/{cluster}: waiting for its virtual cluster", delay=2)
+    await publish_endpoint(body, memo, cluster, simulator.endpoint(), simulator.kubeconfig(name))
+    if not body.get("status", {}).get("initialization", {}).get("controlPlaneInitialized"):
+        logger.info(f"cluster {namespace}/{cluster}: simulated at {simulator.server(name)}")
+
+
+async def publish_endpoint(body: kopf.Body, memo: kopf.Memo, cluster: str, endpoint: dict, kubeconfig: dict) -> None:
     """`spec.controlPlaneEndpoint` and the `<cluster>-kubeconfig` Secret, as CAPI expects them."""
-    endpoint = {"host": "127.0.0.1", "port": procs.server().port}
+    namespace = body.metadata.namespace
     if body.spec.get("controlPlaneEndpoint") != endpoint:
-        await memo.mgmt.patch(CONTROL_PLANE_API, "LocalControlPlane", body.metadata.name, procs.namespace,
+        await memo.mgmt.patch(CONTROL_PLANE_API, "LocalControlPlane", body.metadata.name, namespace,
                               {"spec": {"controlPlaneEndpoint": endpoint}})
-    kubeconfig = yaml.safe_dump(procs.kubeconfig()).encode()
     await memo.mgmt.apply(cluster_secret(
-        f"{procs.name}-kubeconfig", procs.namespace, procs.name,
-        owner_reference(body, CONTROL_PLANE_API, "LocalControlPlane"), {"value": kubeconfig}))
+        f"{cluster}-kubeconfig", namespace, cluster,
+        owner_reference(body, CONTROL_PLANE_API, "LocalControlPlane"), {"value": yaml.safe_dump(kubeconfig).encode()}))
 
 
 async def controllers_working(memo: kopf.Memo, procs: ClusterProcesses) -> None:
@@ -264,10 +330,13 @@ async def delete_control_plane(body: kopf.Body, memo: kopf.Memo, logger, **_) ->
     if not cluster:
         return
     await forget_workload(memo, namespace, cluster)
-    stopped = await asyncio.to_thread(ClusterProcesses(memo.runtime_root, namespace, cluster).destroy)
+    procs = ClusterProcesses(memo.runtime_root, namespace, cluster)
+    had_processes = procs.state_dir.exists()  # a simulated cluster has none
+    stopped = await asyncio.to_thread(procs.destroy)
     # No garbage collector may run in the management cluster: delete what we own ourselves.
     await memo.mgmt.delete("v1", "Secret", f"{cluster}-kubeconfig", namespace)
-    logger.info(f"cluster {namespace}/{cluster}: stopped {len(stopped)} processes, state removed")
+    if had_processes:
+        logger.info(f"cluster {namespace}/{cluster}: stopped {len(stopped)} processes, state removed")
 
 
 # -- LocalMachine -------------------------------------------------------------------
@@ -398,9 +467,10 @@ def configure_logging(level: int = logging.INFO) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def run(kubeconfig: Path, state_dir: Path, namespaces: tuple[str, ...] = ()) -> None:
+def run(kubeconfig: Path, state_dir: Path, namespaces: tuple[str, ...] = (), simulator_url: str | None = None) -> None:
     """Run the provider in the foreground until SIGINT/SIGTERM; cluster processes keep running."""
     state_dir.mkdir(parents=True, exist_ok=True)
-    memo = kopf.Memo(kubeconfig=str(kubeconfig), runtime_root=state_dir.resolve())
+    memo = kopf.Memo(kubeconfig=str(kubeconfig), runtime_root=state_dir.resolve(),
+                     simulator=Simulator(simulator_url) if simulator_url else None)
     kopf.run(registry=registry, settings=settings(), standalone=True, memo=memo,
              clusterwide=not namespaces, namespaces=list(namespaces))
