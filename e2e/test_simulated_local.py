@@ -1,7 +1,8 @@
 """The local provider's simulated mode (a test and bench feature): LocalClusters with
 `spec.simulated` become virtual clusters of the session's simulator (the provider runs with
---simulator-url) instead of processes; the real Cluster API manager provisions their Clusters, the
-real kubectl and Drover's own probe read their Nodes through the `<cluster>-kubeconfig` Secret.
+--simulator-url) instead of processes; the real Cluster API manager provisions their Clusters and
+connects to them, the real kubectl and Drover's own probe read their Nodes, all through the
+`<cluster>-kubeconfig` Secret.
 
 The steps share three clusters and run in file order: provision, read, delete one.
 """
@@ -75,8 +76,10 @@ def test_clusters_provisioned_without_processes(env, simulator_url):
     for name in CLUSTERS:
         def provisioned(name=name):
             cluster = kubectl.get_json("cluster", name, "-n", NAMESPACE)
+            # RemoteConnectionProbe: CAPI's own client reached the virtual cluster through the Secret.
             return (cluster.get("status", {}).get("phase") == "Provisioned"
-                    and condition(cluster, "ControlPlaneInitialized") == "True" and cluster)
+                    and condition(cluster, "ControlPlaneInitialized") == "True"
+                    and condition(cluster, "RemoteConnectionProbe") == "True" and cluster)
         try:
             cluster = wait_for(provisioned, WAIT, what=f"Cluster {name} Provisioned")
         except AssertionError as error:
