@@ -51,7 +51,6 @@ _YAML_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
 _DOT_FLOAT = re.compile(r"\.[0-9]+([eE][-+]?[0-9]+)?")
 _INT_DIGITS = {16: re.compile(r"[0-9a-fA-F]+"), 8: re.compile(r"[0-7]+"), 2: re.compile(r"[01]+"),
                10: re.compile(r"[0-9]+")}
-_SEPARATOR = re.compile(r"---")
 
 
 class KubeYAMLError(ValueError):
@@ -103,7 +102,7 @@ def _split(text: str):
     lines = text.split("\n")
     start, chunk = 1, []
     for number, line in enumerate(lines, start=1):
-        if _SEPARATOR.match(line):
+        if line.startswith("---"):
             rest = line[3:].strip()
             if rest and not rest.startswith("#"):
                 raise KubeYAMLError("invalid document separator: only a comment may follow `---`", line=number)
