@@ -132,7 +132,9 @@ def _latency_moved(old: dict | None, new: dict) -> bool:
     after = (new.get("api") or {}).get("latencyMs")
     if before is None or after is None:
         return before != after
-    return abs(after - before) > max(100, before)
+    # Only a shift a reader would act on (20 ms -> 600 ms): jitter on a busy management host, or
+    # across a thousand members, must not turn every probe cycle into writes.
+    return abs(after - before) > 500 and not before / 2 <= after <= 2 * before
 
 
 class StatusWriter:
