@@ -253,7 +253,7 @@ class _Builder:
             try:
                 return base64.b64decode(text, validate=False).decode(errors="replace")
             except (binascii.Error, ValueError):
-                raise self.error(node, f"!!binary value contains invalid base64 data: {text[:40]}") from None
+                raise self.error(node, "!!binary value contains invalid base64 data") from None
         if kind in ("int", "float", "bool", "null"):
             return self._tagged(node, kind)
         return text
@@ -266,7 +266,7 @@ class _Builder:
             return value
         if kind == "float" and found == "int":
             return float(value)
-        raise self.error(node, f"cannot decode !!{found} `{node.value[:40]}` as a !!{kind}")
+        raise self.error(node, f"cannot decode a !!{found} value as a !!{kind}")
 
 
 def _is_merge(node) -> bool:

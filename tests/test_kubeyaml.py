@@ -97,3 +97,11 @@ def test_written_strings_are_quoted_where_kubectl_would_read_something_else():
     text = kubeyaml.dump({"v": tricky})
     assert load(text) == {"v": tricky}
     assert "- x\n" in text and "- plain words\n" in text
+
+
+def test_errors_name_the_place_never_the_value():
+    """A source may be a Secret: what lands in status must not quote its content."""
+    for text in ("password: !!int hunter2", "password: !!binary hunter2!"):
+        with pytest.raises(KubeYAMLError) as error:
+            load(text)
+        assert "hunter2" not in str(error.value) and "line 1" in str(error.value)
