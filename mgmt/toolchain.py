@@ -1,7 +1,8 @@
 """The real Kubernetes binaries and CRDs, built from upstream Go modules.
 
 `e2e/tools/go.mod` pins every binary's module (kwok, whose Kubernetes libraries
-differ, has its own module in `e2e/tools/kwok`), and `e2e/tools/crds.txt` names
+differ, and vcsim, govmomi's vSphere simulator, have modules of their own in
+`e2e/tools/kwok` and `e2e/tools/vcsim`), and `e2e/tools/crds.txt` names
 the modules whose CRDs Drover installs. Each binary is built once per
 module version and Go version into the cache (`$DROVER_CACHE`, default
 `~/.cache/drover`), so later runs only link `bin/` to what is there.
@@ -88,8 +89,10 @@ TOOLS = (
     Tool("kube-scheduler", "k8s.io/kubernetes/cmd/kube-scheduler", "k8s.io/kubernetes"),
     Tool("kubectl", "k8s.io/kubernetes/cmd/kubectl", "k8s.io/kubernetes"),
     Tool("capi-manager", "sigs.k8s.io/cluster-api", "sigs.k8s.io/cluster-api"),
+    Tool("clusterctl", "sigs.k8s.io/cluster-api/cmd/clusterctl", "sigs.k8s.io/cluster-api"),
     Tool("helm", "helm.sh/helm/v3/cmd/helm", "helm.sh/helm/v3"),
     Tool("kwok", "sigs.k8s.io/kwok/cmd/kwok", "sigs.k8s.io/kwok", "kwok"),
+    Tool("vcsim", "drover.dev/e2e/tools/vcsim", "github.com/vmware/govmomi", "vcsim"),
 )
 
 
