@@ -19,6 +19,7 @@ from e2e.fixtures.stack import publish_kubeconfigs
 from mgmt.api.models import API_VERSION, FLEET_LABEL
 from mgmt.kube import Kube
 from mgmt.stack import MemberTarget, StackEngine
+from mgmt.stack.helm import Helm, HelmPolicy
 from mgmt.stack.inventory import NAMESPACE as INVENTORY_NS
 from mgmt.stack.inventory import inventory_name
 from mgmt.workload import WorkloadClients
@@ -366,7 +367,8 @@ async def test_helm_charts_from_a_configmap_a_path_and_a_bad_version(mgmt_kube, 
         {"name": "missing", "namespace": "missing", "helm": {
             "chart": helm_repo.chart, "repository": helm_repo.url, "version": "9.9.9"}},
     ])
-    harness = Harness(mgmt_kube, namespace, clusters)
+    policy = HelmPolicy(chart_dirs=(str(helm_repo.packed.parent),))  # helm.path needs an allowed directory
+    harness = Harness(mgmt_kube, namespace, clusters, helm=Helm(policy=policy))
     kube = await clusters[0].kube()
     try:
         results = await harness.sync(fleet)

@@ -123,15 +123,30 @@ class ChartRef(SourceRef):
         "of each object, in key order)."))
 
 
+#: A chart name in a repository, or an oci:// reference; never anything helm could read as a flag.
+CHART = (r"^$|^[A-Za-z0-9][-A-Za-z0-9._]*$|"
+         r"^oci://[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]([-a-z0-9._]*[a-z0-9])?)+$")
+#: An http(s) chart repository: no user:password@, no query (credentials do not belong in a Fleet).
+REPOSITORY = r"^https?://[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[-A-Za-z0-9._~%+/]*)?$"
+#: A version or a semver constraint (`1.2.3`, `^1.2`, `>=1.0 <2.0`).
+CHART_VERSION = r"^[0-9A-Za-z^~=<>*][-0-9A-Za-z^~=<>*.,|+ ]*$"
+#: An absolute path whose parts do not start with a dot (no `..`, nothing hidden).
+CHART_PATH = r"^(/[A-Za-z0-9_+][-A-Za-z0-9._+]*)+/?$"
+
+
 class HelmSource(Model):
     model_config = ConfigDict(json_schema_extra=cel(rule(
         "[has(self.repository), has(self.path), has(self.chartFrom), self.chart.startsWith('oci://')]"
         ".filter(x, x).size() == 1",
         "helm needs exactly one chart source: repository (with chart), an oci:// chart, path, or chartFrom")))
-    chart: str = Field("", max_length=512, description="Chart name in the repository, or an oci:// reference.")
-    repository: str | None = Field(None, max_length=512)
-    version: str | None = Field(None, max_length=64)
-    path: str | None = Field(None, max_length=512, description="A chart directory or .tgz on the controller's disk.")
+    chart: str = Field("", max_length=512, pattern=CHART,
+                       description="Chart name in the repository, or an oci:// reference.")
+    repository: str | None = Field(None, max_length=512, pattern=REPOSITORY, description=(
+        "An http(s) chart repository; the controller may limit these (--helm-repository)."))
+    version: str | None = Field(None, max_length=64, pattern=CHART_VERSION)
+    path: str | None = Field(None, max_length=512, pattern=CHART_PATH, description=(
+        "A chart directory or .tgz on the controller's disk, under a directory the administrator "
+        "allows (--helm-chart-dir)."))
     chart_from: ChartRef | None = Field(None, description=(
         "A packed chart (.tgz) in a ConfigMap or Secret of the Fleet's namespace: the content of `key`, "
         "or of every key joined in key order (the parts `split -b` writes), then of `continuedIn`."))

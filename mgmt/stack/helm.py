@@ -9,6 +9,12 @@ Every run gets a private HELM_CACHE_HOME/HELM_CONFIG_HOME/HELM_DATA_HOME in a te
 directory, so nothing leaks between runs or into the user's helm setup. A chart pinned to a
 version (or packed in ConfigMaps/Secrets) renders the same way forever, so its output is kept; an
 unpinned one (latest in a repository, a path on disk) is rendered again after `ttl` seconds.
+
+A Fleet author chooses the chart, so what reaches helm is bounded (`HelmPolicy`): the CRD
+patterns keep `chart`, `repository`, `version` and `path` from looking like flags, positionals
+come after `--`, repositories may be limited to an allow-list, `path` charts must lie under a
+directory the administrator allows, and only helm's error line (credentials in URLs masked)
+reaches status.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import tarfile
 import tempfile
 import time
@@ -33,6 +40,38 @@ from .capabilities import Capabilities
 from .objects import SourceError
 
 HELM_DEFAULTS = Capabilities()  # no flags: helm's own (Kubernetes v1.20, its built-in APIs)
+MAX_ERROR = 500  # characters of helm's error line kept for status
+
+
+@dataclass(frozen=True)
+class HelmPolicy:
+    """What the administrator lets Fleet authors render (`drover controller --helm-repository`,
+    `--helm-chart-dir`). No repositories: any repository; no chart directories: no `path` charts."""
+    repositories: tuple[str, ...] = ()
+    chart_dirs: tuple[str, ...] = ()
+
+    def check(self, source: HelmSource) -> None:
+        """SourceError unless `source` is within this policy."""
+        remote = source.repository or (source.chart if source.chart.startswith("oci://") else None)
+        if remote and self.repositories and not any(_under_url(remote, allowed) for allowed in self.repositories):
+            raise SourceError(f"helm.repository {remote} is not in the controller's repository allow-list "
+                              f"(--helm-repository)")
+        if source.path is not None and not self._allowed_path(source.path):
+            raise SourceError(f"helm.path {source.path} is not under a chart directory the administrator "
+                              f"allows (--helm-chart-dir)")
+
+    def _allowed_path(self, path: str) -> bool:
+        real = os.path.realpath(path)  # a symlink out of an allowed directory does not count
+        for directory in self.chart_dirs:
+            root = os.path.realpath(directory)
+            if os.path.commonpath([real, root]) == root:
+                return True
+        return False
+
+
+def _under_url(url: str, allowed: str) -> bool:
+    allowed = allowed.rstrip("/")
+    return url.rstrip("/") == allowed or url.startswith(allowed + "/")
 
 
 @dataclass(frozen=True)
@@ -48,7 +87,8 @@ class PackedChart:
 
 class Helm:
     def __init__(self, concurrency: int = 2, timeout: float = 120.0, ttl: float = 300.0,
-                 cache_size: int = 256):
+                 cache_size: int = 256, policy: HelmPolicy | None = None):
+        self.policy = policy or HelmPolicy()
         self._slots = asyncio.Semaphore(concurrency)
         self.timeout, self.ttl, self.cache_size = timeout, ttl, cache_size
         self._cache: OrderedDict[str, tuple[float | None, str]] = OrderedDict()
@@ -58,6 +98,7 @@ class Helm:
                        capabilities: Capabilities = HELM_DEFAULTS) -> str:
         """The chart's manifests (hooks included, tests not) as YAML text; SourceError with
         helm's message when it fails."""
+        self.policy.check(source)
         key, pinned = _cache_key(release, namespace, source, values, packed_chart, capabilities)
         cached = self._cache.get(key)
         if cached and (cached[0] is None or cached[0] > time.monotonic()):
@@ -80,9 +121,10 @@ class Helm:
             # stays a string (PyYAML would write them bare, and helm read true and 15).
             values_file = home / "values.json"
             values_file.write_text(json.dumps(values))
-            argv = [binary("helm"), "template", release, *_chart_args(source, home, packed_chart),
-                    "--namespace", namespace, "--include-crds", "--skip-tests", "--values", str(values_file),
-                    *capability_args(capabilities)]
+            flags, chart = _chart_args(source, home, packed_chart)
+            argv = [binary("helm"), "template", *flags, f"--namespace={namespace}", "--include-crds",
+                    "--skip-tests", f"--values={values_file}", *capability_args(capabilities),
+                    "--", release, chart]
             env = {**os.environ, "HOME": tmp, "HELM_CACHE_HOME": f"{tmp}/cache",
                    "HELM_CONFIG_HOME": f"{tmp}/config", "HELM_DATA_HOME": f"{tmp}/data"}
             proc = await asyncio.create_subprocess_exec(
@@ -96,7 +138,7 @@ class Helm:
                 raise SourceError(f"helm template {_describe(source, packed_chart)} timed out after "
                                   f"{self.timeout:.0f}s") from None
         if proc.returncode != 0:
-            message = err.decode(errors="replace").strip()[-2000:] or f"exit code {proc.returncode}"
+            message = error_line(err.decode(errors="replace")) or f"exit code {proc.returncode}"
             raise SourceError(f"helm template {_describe(source, packed_chart)}: {message}")
         return out.decode()
 
@@ -106,6 +148,21 @@ def capability_args(capabilities: Capabilities) -> list[str]:
     if capabilities.api_versions:
         args += ["--api-versions", ",".join(capabilities.api_versions)]
     return args
+
+
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@\"']*@")
+_QUERY = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s\"'?]*)\?[^\s\"']*")
+
+
+def error_line(stderr: str) -> str:
+    """helm's error (its last `Error:` line, else its last line) with credentials in URLs
+    (user:password@, ?token=...) masked, at most MAX_ERROR characters: helm's debug output and
+    warnings may quote values and addresses that do not belong in status."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("Error:")]
+    line = (errors or lines or [""])[-1]
+    line = _QUERY.sub(r"\1?…", _USERINFO.sub(r"\1***@", line))
+    return line if len(line) <= MAX_ERROR else line[:MAX_ERROR - 1] + "…"
 
 
 def check_archive(chart: PackedChart) -> None:
@@ -121,19 +178,21 @@ def check_archive(chart: PackedChart) -> None:
                           f"{error}); is a part missing or out of order?") from None
 
 
-def _chart_args(source: HelmSource, home: Path, packed_chart: PackedChart | None) -> list[str]:
-    version = ["--version", source.version] if source.version else []
+def _chart_args(source: HelmSource, home: Path, packed_chart: PackedChart | None) -> tuple[list[str], str]:
+    """(flags, the chart positional). Values are glued to their flags (`--repo=URL`) so that none
+    can be read as a flag of its own."""
+    version = [f"--version={source.version}"] if source.version else []
     if source.repository:
-        return [source.chart, "--repo", source.repository, *version]
+        return [f"--repo={source.repository}", *version], source.chart
     if source.chart.startswith("oci://"):
-        return [source.chart, *version]
+        return version, source.chart
     if source.path:
-        return [source.path, *version]
+        return version, source.path
     if packed_chart is None:
         raise SourceError("helm: chartFrom gave no chart")
     chart = home / "chart.tgz"
     chart.write_bytes(packed_chart.data)
-    return [str(chart)]
+    return [], str(chart)
 
 
 def _describe(source: HelmSource, packed_chart: PackedChart | None) -> str:
