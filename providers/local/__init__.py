@@ -8,7 +8,7 @@ from providers.base import Provider
 
 class LocalProvider(Provider):
     name = "local"
-    flavors = ("default",)
+    flavors = ("default", "simulated")  # simulated: tests and benches only
     default_flavor = "default"
     needs_credentials = False
 
