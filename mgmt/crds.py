@@ -19,12 +19,12 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from . import kubeyaml
+from . import bundled, kubeyaml
 from .kube import Kube
-from .toolchain import REPO, crd_dir
+from .toolchain import crd_dir
 
 CRD_API = "apiextensions.k8s.io/v1"
-DROVER_CRDS = REPO / "crds"
+DROVER_CRDS = bundled.path("crds")
 
 
 def load(paths: Iterable[Path]) -> list[dict]:

@@ -1,7 +1,9 @@
 """`drover init`: install Drover into a management cluster.
 
-What is installed: Drover's own CRDs (read from `crds/` at run time, so `make crds` keeps them
-current), and from `manifests/install/` the Namespace, RBAC and the controller Deployment.
+What is installed: Drover's own CRDs (`crds/`, which `make crds` keeps current), and from
+`manifests/install/` the Namespace, RBAC and the controller Deployment. Both ship inside the
+wheel (see `mgmt.bundled`); when any is missing or short of a kind, `init` names what is missing
+and installs nothing.
 Everything goes through server-side apply under Drover's field manager, so running it again
 changes nothing. Cluster API and its providers are not installed here (`clusterctl init` or
 `drover up` do that).
@@ -15,12 +17,10 @@ from pathlib import Path
 
 import click
 
-from . import crds, kubeyaml
+from . import bundled, crds, kubeyaml
 from .kube import Kube, KubeError, object_ref
 from .templating import render
-from .toolchain import REPO
 
-MANIFESTS = REPO / "manifests" / "install"
 FILES = ("namespace.yaml", "rbac.yaml", "deployment.yaml")
 DEFAULT_NAMESPACE = "drover-system"
 
@@ -33,16 +33,36 @@ def default_image() -> str:
     return f"ghcr.io/drover/drover:{tag}"
 
 
+class IncompleteInstallation(Exception):
+    """Files this Drover should ship are not there (a broken wheel or source tree)."""
+
+
 def manifests(namespace: str = DEFAULT_NAMESPACE, image: str | None = None) -> list[dict]:
     """Every object `drover init` applies, in order: Namespace, CRDs, RBAC, Deployment."""
     values = {"DROVER_NAMESPACE": namespace, "DROVER_IMAGE": image or default_image()}
+    directory = bundled.path("manifests", "install")
+    missing = [str(directory / name) for name in FILES if not (directory / name).is_file()]
+    if missing:
+        raise IncompleteInstallation(f"missing from this installation: {', '.join(missing)}")
     docs = []
     for name in FILES:
-        text = render((MANIFESTS / name).read_text(), values)
-        docs += kubeyaml.load_all(text)
+        docs += kubeyaml.load_all(render((directory / name).read_text(), values))
     namespace_docs = [d for d in docs if d["kind"] == "Namespace"]
     rest = [d for d in docs if d["kind"] != "Namespace"]
-    return namespace_docs + crds.load(crds.drover_crd_files()) + rest
+    return namespace_docs + drover_crds() + rest
+
+
+def drover_crds() -> list[dict]:
+    """Drover's CRDs as shipped; every kind the models define must be among them."""
+    from .api.crdgen import all_kinds
+
+    shipped = crds.load(crds.drover_crd_files())
+    names = {crd["metadata"]["name"] for crd in shipped}
+    missing = sorted(kind.name for kind in all_kinds() if kind.name not in names)
+    if missing:
+        raise IncompleteInstallation(
+            f"missing from this installation: CRD {', '.join(missing)} (looked in {crds.DROVER_CRDS})")
+    return shipped
 
 
 async def install(kube: Kube, objects: list[dict], timeout: float = 60) -> list[tuple[str, str]]:
@@ -106,7 +126,11 @@ def init(kubeconfig, kubeconfig_context, namespace, image, dry_run):
       # a server-side dry run creates nothing, so objects inside a new namespace are refused):
       drover init --dry-run | kubectl apply --dry-run=server -f -
     """
-    objects = manifests(namespace, image)
+    try:
+        objects = manifests(namespace, image)
+    except IncompleteInstallation as error:
+        click.echo(f"Error: {error}", err=True)
+        raise SystemExit(1) from None
     if dry_run:
         click.echo(kubeyaml.dump_all(objects, sort_keys=False, explicit_start=True), nl=False)
         return
