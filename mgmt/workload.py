@@ -2,22 +2,171 @@
 
 One `Kube` per cluster, cached while the Secret stays the same (a rotated kubeconfig gets a new
 client) and closed when the cluster goes. The Secret is read again at most every `recheck`
-seconds, so probes and stack syncs do not each cost a read of the management cluster. The
-kubeconfig is only ever held in memory.
+seconds, so probes and stack syncs do not each cost a read of the management cluster.
+
+Whoever can write the Secret in a Fleet's namespace decides what the controller connects to, so
+the kubeconfig is reduced to its current context's server, CA data, client certificate/key data
+and token (`reduce`); settings that would run a command, read a file of the controller's, go
+through a proxy or skip TLS verification are refused, naming the setting. The key is only ever
+held in memory: the TLS context is built here (the client library would write it to a
+temporary file), the client certificate read through an anonymous in-memory file.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
+import contextlib
+import os
+import ssl
 import time
+from dataclasses import dataclass, field
+
+import aiohttp
+from kubernetes_asyncio import client as k8s
 
 from mgmt import kubeyaml
 from mgmt.kube import Kube, KubeError
 
+#: kubeconfig settings refused, with why (a user's, then a cluster's).
+REFUSED_USER = {
+    "exec": "runs a command",
+    "auth-provider": "runs a plugin",
+    "tokenFile": "reads a file of the controller's",
+    "client-certificate": "reads a file of the controller's",
+    "client-key": "reads a file of the controller's",
+    "username": "uses basic authentication",
+    "password": "uses basic authentication",
+    "as": "impersonates",
+    "as-groups": "impersonates",
+    "as-uid": "impersonates",
+}
+REFUSED_CLUSTER = {
+    "proxy-url": "goes through a proxy",
+    "insecure-skip-tls-verify": "skips TLS verification",
+    "certificate-authority": "reads a file of the controller's",
+}
+
 
 class NoKubeconfig(Exception):
     """The cluster has no usable kubeconfig Secret (yet)."""
+
+
+class BadKubeconfig(ValueError):
+    """The kubeconfig is malformed; the message names what, never a value."""
+
+
+class UnsafeKubeconfig(NoKubeconfig):
+    """The kubeconfig asks for something the controller does not do for a workload cluster."""
+
+
+@dataclass(frozen=True)
+class Access:
+    """What Drover uses of a kubeconfig. Its repr never shows the credentials."""
+    server: str
+    ca: bytes | None = field(default=None, repr=False)
+    certificate: bytes | None = field(default=None, repr=False)
+    key: bytes | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
+
+
+def reduce(config: dict) -> Access:
+    """The current context's server and inline credentials; UnsafeKubeconfig naming the setting
+    for anything else that would change what the controller does; BadKubeconfig when malformed."""
+    if not isinstance(config, dict):
+        raise BadKubeconfig("not a mapping")
+    context = _named(config, "contexts", "context", config.get("current-context") or None)
+    cluster = _named(config, "clusters", "cluster", context.get("cluster"))
+    user = _named(config, "users", "user", context.get("user"), optional=True)
+    for settings, refused in ((user, REFUSED_USER), (cluster, REFUSED_CLUSTER)):
+        for name, why in refused.items():
+            if settings.get(name) not in (None, False, "", [], {}):
+                raise UnsafeKubeconfig(f"the kubeconfig sets {name} (it {why}; only server, "
+                                       "certificate-authority-data, client-certificate-data, "
+                                       "client-key-data and token are used)")
+    server = cluster.get("server")
+    if not isinstance(server, str) or not server.startswith(("https://", "http://")) or "@" in server:
+        raise BadKubeconfig("the server is not an http(s) URL without user information")
+    certificate, key = _data(user, "client-certificate-data"), _data(user, "client-key-data")
+    if (certificate is None) != (key is None):
+        raise BadKubeconfig("a client certificate needs its key, and a key its certificate")
+    token = user.get("token")
+    if token is not None and (not isinstance(token, str) or not token.isprintable()):
+        raise BadKubeconfig("the token is not a printable string")
+    return Access(server.rstrip("/"), _data(cluster, "certificate-authority-data"), certificate, key, token or None)
+
+
+def _named(config: dict, section: str, key: str, name, optional: bool = False) -> dict:
+    items = config.get(section) or []
+    if not isinstance(items, list):
+        raise BadKubeconfig(f"{section} is not a list")
+    if name is None and len(items) == 1:
+        name = items[0].get("name") if isinstance(items[0], dict) else None
+    for item in items:
+        if isinstance(item, dict) and item.get("name") == name:
+            value = item.get(key) or {}
+            if not isinstance(value, dict):
+                raise BadKubeconfig(f"{section} {name}: not a mapping")
+            return value
+    if optional:
+        return {}
+    raise BadKubeconfig(f"no {key} for the current context")
+
+
+def _data(settings: dict, name: str) -> bytes | None:
+    value = settings.get(name)
+    if not value:
+        return None
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        raise BadKubeconfig(f"{name} is not base64") from None
+
+
+def ssl_context(access: Access) -> ssl.SSLContext:
+    """Verify the server against the kubeconfig's CA (or the system's), present the client
+    certificate: all from memory."""
+    try:
+        context = ssl.create_default_context(cadata=access.ca.decode("ascii") if access.ca else None)
+    except (ssl.SSLError, UnicodeDecodeError):
+        raise BadKubeconfig("certificate-authority-data holds no PEM certificate") from None
+    if access.certificate is not None:
+        with _memory_file(access.certificate + b"\n" + access.key) as path:
+            try:
+                context.load_cert_chain(path)
+            except ssl.SSLError:
+                raise BadKubeconfig("client-certificate-data and client-key-data are not a PEM "
+                                 "certificate and its key") from None
+    return context
+
+
+@contextlib.contextmanager
+def _memory_file(data: bytes):
+    """A path to `data` that exists in memory only (memfd: no directory entry, no disk)."""
+    fd = os.memfd_create("drover-client-cert", os.MFD_CLOEXEC)
+    try:
+        os.write(fd, data)
+        yield f"/proc/self/fd/{fd}"
+    finally:
+        os.close(fd)
+
+
+async def client(access: Access, timeout: float) -> Kube:
+    """A Kube for `access`, its TLS context built here rather than by the library (which writes
+    the key to a temporary file)."""
+    context = ssl_context(access)
+    configuration = k8s.Configuration(host=access.server)
+    if access.token:
+        configuration.api_key = {"BearerToken": access.token}
+        configuration.api_key_prefix = {"BearerToken": "Bearer"}
+    api = k8s.ApiClient(configuration)
+    rest = api.rest_client
+    await rest.pool_manager.close()
+    rest.pool_manager = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=configuration.connection_pool_maxsize, ssl=context),
+        trust_env=True, read_bufsize=2**21)  # as the library's own session
+    return Kube(api, timeout)
 
 
 def kubeconfig_secret_name(cluster: str) -> str:
@@ -50,15 +199,17 @@ class WorkloadClients:
                 return cached[1]
             if cached:
                 await cached[1].close()
+            where = f"Secret {namespace}/{kubeconfig_secret_name(cluster)}"
             try:
-                config = kubeyaml.load(base64.b64decode(secret["data"]["value"]))
-                client = await Kube.from_kubeconfig_dict(config, timeout=self.timeout)
-            except (ValueError, TypeError, KeyError) as error:
-                # The error text names the Secret only: its content is a credential.
-                raise NoKubeconfig(f"Secret {namespace}/{kubeconfig_secret_name(cluster)} does not hold "
-                                   f"a usable kubeconfig ({type(error).__name__})") from None
-            self._clients[key] = (version, client)
-            return client
+                access = reduce(kubeyaml.load(base64.b64decode(secret["data"]["value"])))
+                kube = await client(access, self.timeout)
+            except UnsafeKubeconfig as error:
+                raise UnsafeKubeconfig(f"{where}: {error}") from None
+            except (ValueError, TypeError, KeyError, kubeyaml.KubeYAMLError) as error:
+                # The messages above name settings, never values: the content is a credential.
+                raise NoKubeconfig(f"{where} does not hold a usable kubeconfig ({_reason(error)})") from None
+            self._clients[key] = (version, kube)
+            return kube
 
     async def forget(self, namespace: str, cluster: str) -> None:
         async with self._lock:
@@ -74,4 +225,9 @@ class WorkloadClients:
             await client.close()
 
 
-__all__ = ["KubeError", "NoKubeconfig", "WorkloadClients", "kubeconfig_secret_name"]
+def _reason(error: Exception) -> str:
+    return str(error) if isinstance(error, BadKubeconfig) else type(error).__name__
+
+
+__all__ = ["Access", "KubeError", "NoKubeconfig", "UnsafeKubeconfig", "WorkloadClients",
+           "kubeconfig_secret_name", "reduce"]
