@@ -242,6 +242,12 @@ class Kube:
         res = await self.resource(obj["apiVersion"], obj["kind"])
         return await self.request("POST", res.path(namespace=obj["metadata"].get("namespace")), body=obj)
 
+    async def replace(self, obj: dict) -> dict:
+        """Write the whole object (an update); its resourceVersion makes it conditional."""
+        res = await self.resource(obj["apiVersion"], obj["kind"])
+        meta = obj["metadata"]
+        return await self.request("PUT", res.path(meta["name"], meta.get("namespace")), body=obj)
+
     async def apply(self, obj: dict, manager: str = FIELD_MANAGER, force: bool = True,
                     dry_run: bool = False, subresource: str | None = None) -> dict:
         """Server-side apply `obj` (the fields this manager wants) and return the result."""

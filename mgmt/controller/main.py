@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -12,6 +15,7 @@ import kopf
 
 from mgmt import metrics
 from mgmt.controller import handlers
+from mgmt.controller.leader import LeaderElection, Timing
 from mgmt.controller.runtime import Shared
 from mgmt.kube import Kube
 from mgmt.stack import StackEngine
@@ -25,8 +29,54 @@ def login(**kwargs):
     return kopf.login_with_kubeconfig(**kwargs) or kopf.login_with_service_account(**kwargs)
 
 
+SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+def own_namespace() -> str:
+    """The Pod's namespace ($POD_NAMESPACE, else its service account's), else drover-system."""
+    if os.environ.get("POD_NAMESPACE"):
+        return os.environ["POD_NAMESPACE"]
+    if SERVICE_ACCOUNT_NAMESPACE.exists():
+        return SERVICE_ACCOUNT_NAMESPACE.read_text().strip()
+    return "drover-system"
+
+
+@dataclass(frozen=True)
+class Election:
+    """Where the replicas' leader Lease lives, and its timing."""
+
+    namespace: str
+    name: str
+    timing: Timing
+
+
+async def operate(namespaces: tuple[str, ...], kube: Kube, election: Election | None) -> None:
+    """Run kopf; with an election, only while this replica holds the Lease (losing it ends the
+    process with status 1, so the Pod restarts as a standby)."""
+    def operator():
+        return kopf.operator(clusterwide=not namespaces, namespaces=list(namespaces), standalone=True)
+
+    if election is None:
+        await operator()
+        return
+    identity = f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
+    leader = LeaderElection(kube, election.namespace, election.name, identity, election.timing)
+    await leader.acquire()
+    running = asyncio.create_task(operator())
+    holding = asyncio.create_task(leader.hold())
+    await asyncio.wait({running, holding}, return_when=asyncio.FIRST_COMPLETED)
+    if holding.done():
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        raise SystemExit(1)
+    holding.cancel()
+    await asyncio.gather(holding, return_exceptions=True)
+    await leader.release()
+    running.result()
+
+
 async def run(namespaces: tuple[str, ...], metrics_port: int | None, metrics_host: str,
-              helm_policy: HelmPolicy | None = None) -> None:
+              helm_policy: HelmPolicy | None = None, election: Election | None = None) -> None:
     kube = await Kube.from_environment()
     clients = WorkloadClients(kube)
     handlers.SHARED = Shared(kube, clients, StackEngine(kube, clients, helm=Helm(policy=helm_policy)))
@@ -35,7 +85,7 @@ async def run(namespaces: tuple[str, ...], metrics_port: int | None, metrics_hos
         logging.getLogger("drover.controller").info("metrics on http://%s:%d/metrics", metrics_host,
                                                     server.server_port)
     try:
-        await kopf.operator(clusterwide=not namespaces, namespaces=list(namespaces), standalone=True)
+        await operate(namespaces, kube, election)
     finally:
         await clients.close()
         await kube.close()
@@ -57,8 +107,21 @@ async def run(namespaces: tuple[str, ...], metrics_port: int | None, metrics_hos
               type=click.Path(file_okay=False, path_type=str),
               help="Directory whose charts Fleets may name in helm.path (repeatable; "
                    "$DROVER_HELM_CHART_DIRS, space-separated; default: none, helm.path is refused).")
+@click.option("--leader-elect", is_flag=True, envvar="DROVER_LEADER_ELECT",
+              help="Act only while holding the leader Lease, so that replicas never both act.")
+@click.option("--leader-elect-namespace", default=None,
+              help="Namespace of the leader Lease (default: the Pod's own, else drover-system).")
+@click.option("--leader-elect-name", default="drover-controller", show_default=True, help="Name of the leader Lease.")
+@click.option("--leader-elect-lease-duration", type=float, default=15.0, show_default=True,
+              help="Seconds a standby waits after the last renewal before it takes the Lease over.")
+@click.option("--leader-elect-renew-deadline", type=float, default=10.0, show_default=True,
+              help="Seconds the leader keeps trying to renew before it gives up and exits.")
+@click.option("--leader-elect-retry-period", type=float, default=2.0, show_default=True,
+              help="Seconds between renewals and between a standby's attempts.")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
-def controller(kubeconfig, namespaces, metrics_port, metrics_host, helm_repositories, helm_chart_dirs, verbose):
+def controller(kubeconfig, namespaces, metrics_port, metrics_host, helm_repositories, helm_chart_dirs,
+               leader_elect, leader_elect_namespace, leader_elect_name, leader_elect_lease_duration,
+               leader_elect_renew_deadline, leader_elect_retry_period, verbose):
     """Run the Fleet controller until interrupted.
 
     \b
@@ -71,5 +134,12 @@ def controller(kubeconfig, namespaces, metrics_port, metrics_host, helm_reposito
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     for noisy in ("kopf.objects", "kopf.activities", "aiohttp.access", "botocore", "azure", "google"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    election = None
+    if leader_elect:
+        try:
+            timing = Timing(leader_elect_lease_duration, leader_elect_renew_deadline, leader_elect_retry_period)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--leader-elect-*") from None
+        election = Election(leader_elect_namespace or own_namespace(), leader_elect_name, timing)
     asyncio.run(run(namespaces, metrics_port, metrics_host,
-                    HelmPolicy(tuple(helm_repositories), tuple(helm_chart_dirs))))
+                    HelmPolicy(tuple(helm_repositories), tuple(helm_chart_dirs)), election))
