@@ -56,6 +56,20 @@ def test_the_wheel_is_what_runs(venv):
     assert run(venv / "bin" / "drover", "--version", cwd=venv.parent).stdout.strip().endswith("0.1.0")
 
 
+def test_the_wheel_finds_helm_on_path_only(venv, tmp_path):
+    """The build cache (which holds a helm on this machine) is never used by an installed Drover."""
+    from mgmt.toolchain import binary
+
+    probe = [venv / "bin" / "python", "-c", "from mgmt.executables import helm; print(helm())"]
+    env = {**os.environ, "PATH": str(tmp_path)}
+    missing = subprocess.run(probe, env=env, cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert missing.returncode == 1
+    assert "helm is not on PATH: install helm 3, or set DROVER_HELM to its path" in missing.stderr
+    (tmp_path / "helm").symlink_to(binary("helm"))
+    found = subprocess.run(probe, env=env, cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == str(tmp_path / "helm")
+
+
 def test_init_from_the_wheel(mgmt, kubectl, venv):
     try:
         out = run(venv / "bin" / "drover", "init", "--kubeconfig", mgmt.kubeconfig, "--namespace", NAMESPACE,

@@ -12,8 +12,13 @@ PACKAGED = Path(__file__).resolve().parent / "_data"
 SOURCE_TREE = Path(__file__).resolve().parent.parent
 
 
+def installed() -> bool:
+    """True in an installed wheel, False in a source checkout (development)."""
+    return PACKAGED.is_dir()
+
+
 def root() -> Path:
-    return PACKAGED if PACKAGED.is_dir() else SOURCE_TREE
+    return PACKAGED if installed() else SOURCE_TREE
 
 
 def path(*parts: str) -> Path:

@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mgmt.api.models import HelmSource
-from mgmt.toolchain import binary
+from mgmt.executables import MissingExecutable
+from mgmt.executables import helm as helm_binary
 
 from .capabilities import Capabilities
 from .objects import SourceError
@@ -115,6 +116,10 @@ class Helm:
 
     async def _run(self, release: str, namespace: str, source: HelmSource, values: dict,
                    packed_chart: PackedChart | None, capabilities: Capabilities) -> str:
+        try:
+            executable = helm_binary()
+        except MissingExecutable as error:
+            raise SourceError(f"helm template {_describe(source, packed_chart)}: {error}") from None
         with tempfile.TemporaryDirectory(prefix="drover-helm-") as tmp:
             home = Path(tmp)
             # JSON is YAML that helm's go-yaml reads without guessing: a value "y" or "0o17"
@@ -122,7 +127,7 @@ class Helm:
             values_file = home / "values.json"
             values_file.write_text(json.dumps(values))
             flags, chart = _chart_args(source, home, packed_chart)
-            argv = [binary("helm"), "template", *flags, f"--namespace={namespace}", "--include-crds",
+            argv = [executable, "template", *flags, f"--namespace={namespace}", "--include-crds",
                     "--skip-tests", f"--values={values_file}", *capability_args(capabilities),
                     "--", release, chart]
             env = {**os.environ, "HOME": tmp, "HELM_CACHE_HOME": f"{tmp}/cache",
