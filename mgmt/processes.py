@@ -26,25 +26,38 @@ def start(name: str, argv: list[str], state_dir: Path, env: dict[str, str] | Non
     with open(state_dir / f"{name}.log", "ab") as log:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 env={**os.environ, **(env or {})}, start_new_session=True)
-    (state_dir / f"{name}.pid").write_text(f"{proc.pid}\n")
+    (state_dir / f"{name}.pid").write_text(f"{proc.pid} {start_time(proc.pid)}\n")
     return proc.pid
 
 
 def pid_of(name: str, state_dir: Path) -> int | None:
-    """The pid recorded for `name` if that process is still alive (and not a zombie)."""
+    """The pid recorded for `name` if that very process is still alive (not a zombie, and not
+    another process that was given the same pid later: the start time recorded with it must match)."""
     try:
-        pid = int((state_dir / f"{name}.pid").read_text())
+        pid, started = (state_dir / f"{name}.pid").read_text().split()
+        pid = int(pid)
     except (FileNotFoundError, ValueError):
         return None
-    return pid if alive(pid) else None
+    return pid if alive(pid) and start_time(pid) == started else None
+
+
+def _stat(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat after the command name (which may hold spaces): state is [0]."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def start_time(pid: int) -> str | None:
+    """When the process started, in clock ticks since boot (stat field 22): with the pid, its identity."""
+    fields = _stat(pid)
+    return fields[19] if fields else None
 
 
 def alive(pid: int) -> bool:
-    try:
-        status = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return status.rsplit(")", 1)[1].split()[0] != "Z"
+    fields = _stat(pid)
+    return fields is not None and fields[0] != "Z"
 
 
 def stop(name: str, state_dir: Path, timeout: float = 15.0) -> bool:
