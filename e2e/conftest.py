@@ -22,6 +22,7 @@ pytest_plugins = [
     "e2e.fixtures.stack",
     "e2e.fixtures.local",
     "e2e.fixtures.controller",
+    "e2e.fixtures.shared",
 ]
 
 
@@ -72,6 +73,8 @@ def drover(*args: str, expect: int = 0, timeout: float = 180) -> subprocess.Comp
 def mgmt(tmp_path_factory):
     plane = ManagementPlane(tmp_path_factory.mktemp("mgmt"))
     plane.up(audit=True)
+    from e2e.fixtures.shared import install  # (a plugin: imported once pytest registered it)
+    install(plane.kubeconfig)  # CAPDO's and CAPV's CRDs from ../shared, when there
     pids = [pid for pid in plane.describe()["pids"].values() if pid]
     yield plane
     plane.down()
