@@ -36,6 +36,7 @@ from mgmt import processes
 from mgmt.api.models import API_VERSION
 from mgmt.kube import Kube
 from mgmt.stack.capabilities import discover
+from mgmt.stack.sources import STACK_SOURCE_LABEL
 
 NS = "local-helm"
 FLEET = "hc"
@@ -322,6 +323,7 @@ def test_chart_renders_for_the_apis_each_member_serves(fleet, charts, kubectl):
             f"--from-file={tmp / 'probe.tgz.ab'}")
     kubectl("create", "configmap", "probe-2", "-n", NS, f"--from-file={tmp / 'probe.tgz.ac'}")
     kubectl("create", "configmap", "huge", "-n", NS, f"--from-file=chart.tgz={_write(tmp / 'huge.tgz', huge_chart())}")
+    kubectl("label", "configmap", "probe-1", "probe-2", "huge", "-n", NS, f"{STACK_SOURCE_LABEL}=true")
     fleet.workload("ha").apply(GADGET_CRD)   # ha serves probe.drover.dev/v1; hb does not
     fleet.workload("ha")("wait", "--for=condition=Established", "crd/gadgets.probe.drover.dev", "--timeout=60s")
     whole = {"kind": "ConfigMap", "name": "probe-1", "continuedIn": ["probe-2"]}
@@ -394,6 +396,7 @@ def test_hooks_run_around_the_main_objects(fleet, charts, kubectl):
     chart = make_chart(fleet.tmp, "hooked", HOOKED_TEMPLATES, {"round": 1, "failPre": False})
     helm("package", str(chart), "--destination", str(fleet.tmp))
     kubectl("create", "configmap", "hooked-chart", "-n", NS, f"--from-file=chart={fleet.tmp / 'hooked-0.1.0.tgz'}")
+    kubectl("label", "configmap", "hooked-chart", "-n", NS, f"{STACK_SOURCE_LABEL}=true")
     hooked = {"name": "hooked", "namespace": "hooked", "helm": {
         "chartFrom": {"kind": "ConfigMap", "name": "hooked-chart", "key": "chart"}, "values": {"round": 1}}}
     fleet.components.append(hooked)

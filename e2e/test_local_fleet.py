@@ -27,9 +27,11 @@ from e2e.fixtures.controller import wait_for
 from e2e.fixtures.stack import HelmCli
 from mgmt import processes
 from mgmt.api.models import API_VERSION
+from mgmt.stack.sources import STACK_SOURCE_LABEL
 from providers.local.runtime import ClusterProcesses
 
 NS = "local-fleet"
+SOURCE = f"{STACK_SOURCE_LABEL}=true"  # what lets a Fleet read a ConfigMap or Secret
 FLEET = "lf"
 CLUSTERS = ("la", "lb", "lc")
 PROBE = 3.0          # health.probeInterval, seconds
@@ -197,6 +199,7 @@ def fleet(kubectl, controller, local_provider, helm_repo, tmp_path_factory):
     bundle = tmp / "bundle.yaml"
     bundle.write_text(yaml.safe_dump(big_crd()))
     kubectl("create", "configmap", "widget-crd", "-n", NS, f"--from-file={bundle}")
+    kubectl("label", "configmap", "widget-crd", "-n", NS, SOURCE)
     out = Fleet(kubectl, local_provider, tmp, helm_repo)
     out.components = [
         {"name": "web", "namespace": "web", "helm": {
@@ -365,6 +368,7 @@ def prometheus_sources(kubectl: Kubectl, tmp: Path) -> dict[str, int]:
     zipped.write_bytes(gzip.compress(big.read_bytes()))
     kubectl("create", "configmap", "prom-crds-big", "-n", NS, f"--from-file={zipped}")
     kubectl("create", "secret", "generic", "prom-crds", "-n", NS, *(f"--from-file={p}" for p in in_secret))
+    kubectl("label", "configmap/prom-crds-big", "secret/prom-crds", "-n", NS, SOURCE)
     chart = tmp / "prom-crds-chart"
     (chart / "crds").mkdir(parents=True)
     (chart / "templates").mkdir()
@@ -374,6 +378,7 @@ def prometheus_sources(kubectl: Kubectl, tmp: Path) -> dict[str, int]:
     HelmCli(tmp)("package", str(chart), "--destination", str(tmp))
     packed = tmp / f"prom-crds-{bundle.version[1:]}.tgz"
     kubectl("create", "configmap", "prom-chart", "-n", NS, f"--from-file=chart.tgz={packed}")
+    kubectl("label", "configmap", "prom-chart", "-n", NS, SOURCE)
     return {p.name: p.stat().st_size for p in bundle.crd_files}
 
 
@@ -415,6 +420,7 @@ def test_a_manifest_typo_fails_its_component_not_the_cluster(fleet):
     """A tab where YAML wants spaces: the component fails on every member naming the document and
     line, the clusters stay Ready (READY 3/3), STACK and Degraded tell of the stack."""
     fleet.kubectl("create", "configmap", "typo", "-n", NS, f"--from-literal=typo.yaml={TYPO}")
+    fleet.kubectl("label", "configmap", "typo", "-n", NS, SOURCE)
     fleet.components.append({"name": "typo", "namespace": "app",
                              "manifestsFrom": [{"kind": "ConfigMap", "name": "typo"}]})
     fleet.apply()

@@ -31,6 +31,7 @@ from mgmt.health import probes
 from mgmt.kube import Kube, KubeError, Unreachable
 from mgmt.stack import capabilities
 from mgmt.stack.apply import apply_objects
+from mgmt.stack.sources import STACK_SOURCE_LABEL
 from mgmt.toolchain import crd_dir
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -456,6 +457,7 @@ async def test_drover_stack_engine_on_simulated_members(sim, mgmt, kubectl, name
     big = crd("widgets", "Widget", fields=700)
     (tmp_path / "bundle.yaml").write_text(yaml.safe_dump(big))
     kubectl("create", "configmap", "widget-bundle", "-n", namespace, f"--from-file={tmp_path / 'bundle.yaml'}")
+    kubectl("label", "configmap", "widget-bundle", "-n", namespace, f"{STACK_SOURCE_LABEL}=true")
     app = yaml.safe_dump_all([
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"},
          "data": {"cluster": "{{ cluster.name }}"}},

@@ -22,10 +22,12 @@ from mgmt.stack import MemberTarget, StackEngine
 from mgmt.stack.helm import Helm, HelmPolicy
 from mgmt.stack.inventory import NAMESPACE as INVENTORY_NS
 from mgmt.stack.inventory import inventory_name
+from mgmt.stack.sources import STACK_SOURCE_LABEL
 from mgmt.workload import WorkloadClients
 
 GROUP = "stack.drover.dev"
 CRD = "apiextensions.k8s.io/v1"
+SOURCE = f"{STACK_SOURCE_LABEL}=true"  # what lets a Fleet read a ConfigMap or Secret
 LIMIT = 262144  # what client-side apply's last-applied annotation may hold
 
 
@@ -127,6 +129,7 @@ async def test_stack_is_installed_kept_and_pruned(mgmt_kube, kubectl, namespace,
                                        "data": {"cluster": "{{ cluster.name }}", "tier": "{{ cluster.labels.tier }}"}}])
     (tmp_path / "bundle.yaml").write_text(bundle)
     kubectl("create", "configmap", "widget-bundle", "-n", namespace, f"--from-file={tmp_path / 'bundle.yaml'}")
+    kubectl("label", "configmap", "widget-bundle", "-n", namespace, SOURCE)
     widgets = yaml.safe_dump({"apiVersion": f"{GROUP}/v1", "kind": "Widget",
                               "metadata": {"name": "w-{{ cluster.name }}"}, "spec": {"color": "blue"}})
     components = [
@@ -192,6 +195,7 @@ async def test_stack_is_installed_kept_and_pruned(mgmt_kube, kubectl, namespace,
         (tmp_path / "bundle.yaml").write_text(yaml.safe_dump(big))
         kubectl("delete", "configmap", "widget-bundle", "-n", namespace)
         kubectl("create", "configmap", "widget-bundle", "-n", namespace, f"--from-file={tmp_path / 'bundle.yaml'}")
+        kubectl("label", "configmap", "widget-bundle", "-n", namespace, SOURCE)
         fleet = put_fleet(kubectl, namespace, "stack", [components[0], components[1]])
         results = await harness.sync(fleet)
         assert all(r.changed for r in results.values())  # the removed component is pruned at once
@@ -217,6 +221,7 @@ async def test_a_broken_component_fails_alone(mgmt_kube, kubectl, namespace, wor
     kubectl("create", "secret", "generic", "good-manifests", "-n", namespace, "--from-literal",
             "cm.yaml=" + yaml.safe_dump({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "good"},
                                          "data": {"from": "secret"}}))
+    kubectl("label", "secret", "good-manifests", "-n", namespace, SOURCE)
     broken = yaml.safe_dump({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "bad"},
                              "spec": {"ports": [{"port": 70000}]}})
     fleet = put_fleet(kubectl, namespace, "broken", [
@@ -358,6 +363,7 @@ async def test_helm_charts_from_a_configmap_a_path_and_a_bad_version(mgmt_kube, 
     clusters = workload_clusters[:1]
     publish_kubeconfigs(kubectl, namespace, clusters)
     kubectl("create", "configmap", "packed-chart", "-n", namespace, f"--from-file=chart.tgz={helm_repo.packed}")
+    kubectl("label", "configmap", "packed-chart", "-n", namespace, SOURCE)
     fleet = put_fleet(kubectl, namespace, "charts", [
         {"name": "packed", "namespace": "packed", "helm": {
             "chartFrom": {"kind": "ConfigMap", "name": "packed-chart", "key": "chart.tgz"},

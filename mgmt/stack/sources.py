@@ -1,7 +1,10 @@
 """A component's source turned into the objects it stands for, for one cluster.
 
 Inline manifests, ConfigMap/Secret keys in the Fleet's namespace (read once per sync through
-`MgmtSources`; a key may hold gzip), or a helm chart. Strings using `{{ cluster.* }}` are rendered per cluster in
+`MgmtSources`; a key may hold gzip), or a helm chart. A ConfigMap or Secret is a source only when
+it opts in with the label `fleet.drover.dev/stack-source: "true"`, and never when it is one of
+Cluster API's cluster Secrets (kubeconfig, CA, etcd, service account keys) or a service account
+token: a Fleet author must not be able to push the namespace's credentials into a cluster. Strings using `{{ cluster.* }}` are rendered per cluster in
 manifests and in helm values alike.
 """
 
@@ -15,7 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from mgmt import kubeyaml
-from mgmt.api.models import ChartRef, Component, SourceRef
+from mgmt.api.models import API_VERSION, CLUSTER_NAME_LABEL, ChartRef, Component, SourceRef
 from mgmt.kube import Kube, KubeError
 
 from .capabilities import Capabilities
@@ -23,6 +26,9 @@ from .helm import Helm, PackedChart
 from .objects import SourceError, parse_documents
 from .values import ValuesError, render_values
 
+STACK_SOURCE_LABEL = "fleet.drover.dev/stack-source"
+#: Secret types that are never a stack source, whatever their labels say.
+PROTECTED_SECRET_TYPES = ("cluster.x-k8s.io/secret", "kubernetes.io/service-account-token")
 GZIP_MAGIC = b"\x1f\x8b"
 MAX_MANIFEST_BYTES = 16 << 20  # what one key may unzip to: 3x the largest real bundle, bounded for a
                                # controller that a Fleet author must not be able to exhaust
@@ -35,6 +41,7 @@ class MgmtSources:
         self.mgmt, self.namespace = mgmt, namespace
         self._objects: dict[tuple[str, str], asyncio.Task] = {}
         self._charts: dict[str, asyncio.Task] = {}
+        self._credentials: asyncio.Task | None = None
 
     async def get(self, kind: str, name: str) -> dict:
         key = (kind, name)
@@ -46,7 +53,22 @@ class MgmtSources:
             raise SourceError(f"{kind} {self.namespace}/{name}: {error.message or error}") from None
         if obj is None:
             raise SourceError(f"{kind} {self.namespace}/{name} not found")
+        refuse_unless_source(obj, f"{kind} {self.namespace}/{name}")
+        if kind == "Secret" and name in await self._credentials_refs():
+            raise SourceError(f"Secret {self.namespace}/{name} is a cluster's credentialsRef and never a stack source")
         return obj
+
+    async def _credentials_refs(self) -> set[str]:
+        """The Secrets any Fleet of the namespace names as a cluster's credentials."""
+        if self._credentials is None:
+            self._credentials = asyncio.ensure_future(self.mgmt.list(API_VERSION, "Fleet", self.namespace))
+        try:
+            fleets = await asyncio.shield(self._credentials)
+        except KubeError as error:
+            raise SourceError(f"the Fleets of {self.namespace} (to tell credentials Secrets) could not be "
+                              f"read: {error.message or error}") from None
+        return {((cluster.get("credentialsRef") or {}).get("name"))
+                for fleet in fleets for cluster in (fleet.get("spec") or {}).get("clusters") or []} - {None}
 
     async def contents(self, ref: SourceRef) -> list[tuple[str, bytes]]:
         """(key, content) of the referenced key, or of every key in key order."""
@@ -81,8 +103,20 @@ class MgmtSources:
         return PackedChart(b"".join(parts), origin)
 
     def close(self) -> None:
-        for task in [*self._objects.values(), *self._charts.values()]:
+        for task in [*self._objects.values(), *self._charts.values(), *filter(None, [self._credentials])]:
             task.cancel()
+
+
+def refuse_unless_source(obj: Mapping, where: str) -> None:
+    """SourceError unless `obj` opted in as a stack source and holds no cluster credentials."""
+    meta = obj.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    if obj.get("type") in PROTECTED_SECRET_TYPES or CLUSTER_NAME_LABEL in labels:
+        raise SourceError(f"{where} holds a cluster's credentials (type {obj.get('type') or 'Opaque'}"
+                          f"{', labelled ' + CLUSTER_NAME_LABEL if CLUSTER_NAME_LABEL in labels else ''}) "
+                          "and is never a stack source")
+    if labels.get(STACK_SOURCE_LABEL) != "true":
+        raise SourceError(f"{where} is not a stack source: it needs the label {STACK_SOURCE_LABEL}=true")
 
 
 CapabilitiesOf = Callable[[], Awaitable[Capabilities]]
