@@ -16,6 +16,16 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 
+#: Variables that decide where a cluster's objects go, what they are called and whose cloud
+#: identity they use. Drover derives them; a Fleet's `variables` may not set them (the Fleet CRD
+#: refuses them, and `variables` below ignores them for Fleets stored before it did).
+RESERVED_VARIABLES = (
+    "CLUSTER_NAME", "NAMESPACE", "WORKER_POOL_NAME",
+    "AWS_CLUSTER_IDENTITY_KIND", "AWS_CLUSTER_IDENTITY_NAME", "AZURE_CLUSTER_IDENTITY_NAME",
+    "GCP_CREDENTIALS_SECRET_NAME", "VSPHERE_CREDENTIALS_SECRET_NAME",
+)
+
+
 @dataclass(frozen=True)
 class WorkerPool:
     name: str
@@ -39,6 +49,11 @@ class ClusterRequest:
     labels: Mapping[str, str] = field(default_factory=dict)
     variables: Mapping[str, str] = field(default_factory=dict)
     fleet: str | None = None
+
+
+def user_variables(request: ClusterRequest) -> dict[str, str]:
+    """The request's own variables, without the reserved ones."""
+    return {k: v for k, v in request.variables.items() if k not in RESERVED_VARIABLES}
 
 
 class Credentials:
@@ -150,7 +165,8 @@ class Provider:
     cloud = None
 
     def variables(self, request: ClusterRequest) -> dict[str, str]:
-        """clusterctl variables derived from the request (the request's own `variables` win)."""
+        """clusterctl variables derived from the request (the request's own `variables` win,
+        except for RESERVED_VARIABLES)."""
         values = {
             "CLUSTER_NAME": request.name,
             "NAMESPACE": request.namespace,
@@ -168,7 +184,7 @@ class Provider:
         values.update(self.provider_variables(request))
         if request.workers:
             values.update(self.pool_variables(request, request.workers[0]))
-        values.update(request.variables)
+        values.update(user_variables(request))
         if not values["KUBERNETES_VERSION"].startswith("v"):
             values["KUBERNETES_VERSION"] = "v" + values["KUBERNETES_VERSION"]
         return values

@@ -10,10 +10,12 @@ next to the field they concern, so a refusal names that field.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+
+from providers.base import RESERVED_VARIABLES
 
 GROUP = "fleet.drover.dev"
 VERSION = "v1alpha1"
@@ -27,6 +29,14 @@ DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 K8S_VERSION = r"^v[0-9]+\.[0-9]+\.[0-9]+$"
 DURATION = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
 PROVIDERS = ("aws", "gcp", "azure", "digitalocean", "packet", "local")
+#: A template variable's value: text that stays one scalar wherever a template puts it (quoted or
+#: not): ASCII letters, digits and `_./+=@~()*-`, single spaces and colons between them (a colon
+#: before a space or at the end would start a mapping); no quotes, backslashes, line breaks, `#`,
+#: `,[]{}`, `&!|>%` or a leading `-`.
+_VALUE_CHAR = "[A-Za-z0-9_./+=@~()*-]"
+VARIABLE_VALUE = rf"^([A-Za-z0-9_./+=()*]{_VALUE_CHAR}*(:+{_VALUE_CHAR}+| {_VALUE_CHAR}+)*)?$"
+REGION = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+MACHINE_TYPE = r"^[A-Za-z0-9]([-A-Za-z0-9._]*[A-Za-z0-9])?$"
 
 
 def rule(expression: str, message: str, field_path: str | None = None, reason: str | None = None) -> dict:
@@ -55,7 +65,8 @@ class Model(BaseModel):
 class WorkerPool(Model):
     name: str = Field(pattern=DNS_LABEL, max_length=20, description="Pool name, unique in the cluster.")
     replicas: int = Field(1, ge=0, le=1000)
-    machine_type: str | None = Field(None, max_length=100, description="Instance type / size for this pool.")
+    machine_type: str | None = Field(None, max_length=100, pattern=MACHINE_TYPE,
+                                     description="Instance type / size for this pool.")
 
 
 class ControlPlane(Model):
@@ -63,7 +74,14 @@ class ControlPlane(Model):
         "self.replicas % 2 == 1", "control plane replicas must be odd (1, 3, 5 or 7) to keep etcd quorum",
         ".replicas")))
     replicas: int = Field(1, ge=1, le=7)
-    machine_type: str | None = Field(None, max_length=100)
+    machine_type: str | None = Field(None, max_length=100, pattern=MACHINE_TYPE)
+
+
+def _reserved_rule() -> dict:
+    names = ", ".join(f"'{name}'" for name in RESERVED_VARIABLES)
+    # `in` on a map is a key lookup: constant cost per Fleet cluster.
+    return rule(f"![{names}].exists(k, k in self)",
+                f"variables may not set {', '.join(RESERVED_VARIABLES)}: Drover derives them")
 
 
 class LocalObjectReference(Model):
@@ -76,15 +94,17 @@ class ClusterSpec(Model):
                       description="Name of the Cluster API Cluster (unique in the Fleet's namespace).")
     provider: Literal["aws", "gcp", "azure", "digitalocean", "packet", "local"]
     flavor: str | None = Field(None, max_length=40, description="Template flavor; the provider's default if unset.")
-    region: str | None = Field(None, max_length=64)
+    region: str | None = Field(None, max_length=64, pattern=REGION)
     kubernetes_version: str = Field(pattern=K8S_VERSION, max_length=20, description="e.g. v1.35.8")
     control_plane: ControlPlane = Field(default_factory=ControlPlane)
     workers: list[WorkerPool] = Field(default_factory=list, max_length=20, json_schema_extra={
         "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]})
     labels: dict[str, str] = Field(default_factory=dict)
-    variables: dict[str, str] = Field(default_factory=dict, json_schema_extra={"maxProperties": 100},
-                                      description="clusterctl template variables; they override what "
-                                                  "Drover derives.")
+    variables: dict[str, Annotated[str, Field(max_length=1024, pattern=VARIABLE_VALUE)]] = Field(
+        default_factory=dict, json_schema_extra={"maxProperties": 100, **cel(_reserved_rule())},
+        description="clusterctl template variables; they override what Drover derives, except "
+                    f"{', '.join(RESERVED_VARIABLES)}, which decide where the cluster goes and whose "
+                    "identity it uses. Values are plain text (see the pattern).")
     credentials_ref: LocalObjectReference | None = Field(
         None, description="Secret in the Fleet's namespace holding this cloud's credentials.")
     deletion_policy: Literal["Delete", "Orphan"] = "Delete"
