@@ -21,7 +21,7 @@ from . import bundled, crds, kubeyaml
 from .kube import Kube, KubeError, object_ref
 from .templating import render
 
-FILES = ("namespace.yaml", "rbac.yaml", "deployment.yaml")
+FILES = ("namespace.yaml", "rbac.yaml", "deployment.yaml", "service.yaml")
 DEFAULT_NAMESPACE = "drover-system"
 
 
@@ -38,7 +38,7 @@ class IncompleteInstallation(Exception):
 
 
 def manifests(namespace: str = DEFAULT_NAMESPACE, image: str | None = None) -> list[dict]:
-    """Every object `drover init` applies, in order: Namespace, CRDs, RBAC, Deployment."""
+    """Every object `drover init` applies, in order: Namespace, CRDs, RBAC, Deployment, Service."""
     values = {"DROVER_NAMESPACE": namespace, "DROVER_IMAGE": image or default_image()}
     directory = bundled.path("manifests", "install")
     missing = [str(directory / name) for name in FILES if not (directory / name).is_file()]

@@ -14,10 +14,10 @@ from mgmt.api.crdgen import all_kinds
 def test_every_kind_and_install_file_is_read():
     objects = install.manifests("ns1", "example.com/drover:1")
     kinds = [o["kind"] for o in objects]
-    assert kinds[0] == "Namespace" and kinds[-1] == "Deployment"
+    assert kinds[0] == "Namespace" and kinds[-2:] == ["Deployment", "Service"]
     assert sorted(o["metadata"]["name"] for o in objects if o["kind"] == "CustomResourceDefinition") == \
         sorted(k.name for k in all_kinds())
-    assert objects[-1]["spec"]["template"]["spec"]["containers"][0]["image"] == "example.com/drover:1"
+    assert objects[-2]["spec"]["template"]["spec"]["containers"][0]["image"] == "example.com/drover:1"
 
 
 def test_a_missing_crd_is_named_and_nothing_is_printed(tmp_path, monkeypatch):
