@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 
-
 #: Variables that decide where a cluster's objects go, what they are called and whose cloud
 #: identity they use. Drover derives them; a Fleet's `variables` may not set them (the Fleet CRD
 #: refuses them, and `variables` below ignores them for Fleets stored before it did).
