@@ -50,7 +50,7 @@ def generate():
 @click.argument("name")
 @click.option("-i", "--infrastructure", metavar="PROVIDER[:VERSION]", shell_complete=_complete_provider,
               help="The infrastructure provider whose template to use: aws, gcp, azure, digitalocean, "
-                   "packet or local (a version is accepted for clusterctl compatibility; Drover ships "
+                   "packet, vsphere or local (a version is accepted for clusterctl compatibility; Drover ships "
                    "one template per provider).")
 @click.option("-f", "--flavor", help="The template variant, e.g. eks, gke, aks or managed "
                                      "(default: the provider's default template).")

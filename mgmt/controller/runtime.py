@@ -7,12 +7,16 @@
 - probe: every `health.probeInterval`, probe every member (bounded, each with a timeout).
 
 Whatever the loops learn is written to FleetMember and Fleet status, only when it changed.
+A failure stays where it happened: one cluster's error fails that member (with a condition that
+says why) and is retried with backoff; a failed pass of a loop is retried with backoff; no loop
+ever stops because of one cluster.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from dataclasses import dataclass, field
 
@@ -27,12 +31,28 @@ from mgmt.kube import Kube, KubeError
 from mgmt.render import cluster_request
 from mgmt.stack import MemberTarget, StackEngine
 from mgmt.workload import WorkloadClients
+from providers.base import PreflightFailure
 
 log = logging.getLogger("drover.fleet")
 
 RESYNC = 60.0
 STACK_INTERVAL = 5.0
 PROBE_CONCURRENCY = 16
+BACKOFF_BASE, BACKOFF_MAX = 2.0, 300.0
+
+
+def backoff(failures: int) -> float:
+    """Seconds to wait after `failures` failures in a row: exponential, capped, with jitter (so
+    that a thousand members failing together do not come back together)."""
+    return min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (max(failures, 1) - 1)) * random.uniform(0.5, 1.0)
+
+
+def describe_failure(error: Exception) -> str:
+    """What a member's condition may say about an error: the API server's answer, or only the kind
+    of an unexpected error (its text may hold anything; the controller log has the traceback)."""
+    if isinstance(error, KubeError):
+        return str(error)
+    return f"internal error ({type(error).__name__}); the controller log has the details"
 
 
 @dataclass
@@ -54,6 +74,8 @@ class FleetRuntime:
         self.fleet: dict | None = None
         self.generation: int | None = None
         self.requests: dict[str, object] = {}
+        self.cluster_specs: dict[str, ClusterSpec] = {}
+        self.failures: dict[str, int] = {}  # loop or cluster -> failures in a row
 
     # -- the loops ------------------------------------------------------------
 
@@ -85,28 +107,46 @@ class FleetRuntime:
                 pass
             self.spec_changed.clear()
             metrics.RECONCILES.labels("fleet").inc()
-            try:
-                await self.reconcile_spec()
-            except KubeError as error:
-                metrics.RECONCILE_ERRORS.labels("fleet", error.reason or str(error.status)).inc()
-                log.warning("fleet %s/%s: reconcile failed: %s", self.namespace, self.name, error)
-                await asyncio.sleep(5)
-                self.spec_changed.set()
+            await self._attempt("fleet", self.reconcile_spec, retry=True)
 
     async def stack_loop(self) -> None:
         while True:
+            delay = STACK_INTERVAL
             if self.fleet is not None and self.facts:
                 metrics.RECONCILES.labels("stack").inc()
-                await self.sync_stack()
-            await asyncio.sleep(STACK_INTERVAL)
+                if not (await self._attempt("stack", self.sync_stack))[0]:
+                    delay = max(delay, backoff(self.failures["stack"]))
+            await asyncio.sleep(delay)
 
     async def probe_loop(self) -> None:
         while True:
             started = time.monotonic()
-            if self.fleet is not None:
-                await self.probe()
             interval = FleetSpec.model_validate((self.fleet or {}).get("spec", {})).health.seconds()
+            if self.fleet is not None and not (await self._attempt("probe", self.probe))[0]:
+                interval = max(interval, backoff(self.failures["probe"]))
             await asyncio.sleep(max(1.0, interval - (time.monotonic() - started)))
+
+    async def _attempt(self, step: str, work, retry: bool = False) -> tuple[bool, object]:
+        """(True, what `work()` returned), or (False, the error) when it failed: the failure is logged
+        and counted, never raised, so the loop goes on; with `retry`, the spec loop runs again after
+        a backoff."""
+        try:
+            result = await work()
+        except Exception as error:
+            self.failures[step] = self.failures.get(step, 0) + 1
+            reason = (error.reason or str(error.status)) if isinstance(error, KubeError) else type(error).__name__
+            metrics.RECONCILE_ERRORS.labels(step.split()[0], reason).inc()  # not a label per cluster
+            log.warning("fleet %s/%s: %s failed (%d in a row): %s", self.namespace, self.name, step,
+                        self.failures[step], error, exc_info=not isinstance(error, KubeError))
+            if retry:
+                self.retry_spec(backoff(self.failures[step]))
+            return False, error
+        self.failures.pop(step, None)
+        return True, result
+
+    def retry_spec(self, delay: float) -> None:
+        """Run the spec loop again in `delay` seconds (sooner if the Fleet changes)."""
+        asyncio.get_running_loop().call_later(delay, self.spec_changed.set)
 
     # -- spec -------------------------------------------------------------------
 
@@ -118,9 +158,12 @@ class FleetRuntime:
             await self._resume()
         spec = FleetSpec.model_validate(fleet.get("spec") or {})
         declared = {c.name: c for c in spec.clusters}
+        self.cluster_specs = declared
         outcomes = await asyncio.gather(*(self._reconcile_cluster(fleet, c) for c in spec.clusters))
-        adopted = await self._adopt(fleet, spec, set(declared))
-        await self._remove_departed(set(declared) | adopted)
+        # Without knowing which clusters are adopted, nothing may be taken out as departed.
+        adopt_done, adopted = await self._attempt("adopt", lambda: self._adopt(fleet, spec, set(declared)), retry=True)
+        if adopt_done:
+            await self._attempt("remove", lambda: self._remove_departed(set(declared) | adopted), retry=True)
         self.writer.generation = fleet["metadata"].get("generation")
         for outcome in outcomes:
             facts = self.facts.setdefault(outcome.request.name, MemberFacts(outcome.request.name))
@@ -135,12 +178,21 @@ class FleetRuntime:
             self.facts[member["spec"]["cluster"]] = MemberFacts.resume(member)
 
     async def _reconcile_cluster(self, fleet: dict, spec: ClusterSpec) -> clusters.Outcome:
-        member_spec = MemberSpec(fleet=self.name, cluster=spec.name, provider=spec.provider,
-                                 flavor=providers.resolve_flavor(spec.provider, spec.flavor),
-                                 region=spec.region, deletion_policy=spec.deletion_policy)
-        await members.ensure(self.shared.kube, fleet, member_spec)
-        self.requests[spec.name] = cluster_request(spec, self.namespace, self.name)
-        return await clusters.reconcile(self.shared.kube, self.shared.preflight, spec, self.namespace, self.name)
+        """One declared cluster; whatever goes wrong stays on its member and is retried with backoff."""
+        request = cluster_request(spec, self.namespace, self.name)
+
+        async def reconcile() -> clusters.Outcome:
+            member_spec = MemberSpec(fleet=self.name, cluster=spec.name, provider=spec.provider,
+                                     flavor=request.flavor, region=spec.region,
+                                     deletion_policy=spec.deletion_policy)
+            await members.ensure(self.shared.kube, fleet, member_spec)
+            self.requests[spec.name] = request
+            return await clusters.reconcile(self.shared.kube, self.shared.preflight, spec, self.namespace,
+                                            self.name)
+        done, outcome = await self._attempt(f"cluster {spec.name}", reconcile, retry=True)
+        if done:
+            return outcome
+        return clusters.Outcome(request, failure=PreflightFailure("ReconcileFailed", describe_failure(outcome)))
 
     async def _adopt(self, fleet: dict, spec: FleetSpec, declared: set[str]) -> set[str]:
         found = await adoption.adopt(self.shared.kube, fleet, spec, declared)
@@ -164,9 +216,7 @@ class FleetRuntime:
                 await self.shared.clients.forget(self.namespace, cluster)
                 self.writer.forget(cluster)
             else:
-                self.spec_changed.set()  # come back soon to take the next step
-        if any(f.deleting for f in self.facts.values()):
-            await asyncio.sleep(2)
+                self.retry_spec(2)  # come back soon to take the next step
 
     # -- stack ------------------------------------------------------------------
 
@@ -196,8 +246,9 @@ class FleetRuntime:
             async with limit:
                 result = await probe_member(self.shared.kube, self.shared.clients, member,
                                             cloud=self._cloud_hook(name))
-            facts = self.facts.setdefault(name, MemberFacts(name))
-            facts.record_probe(result, member)
+            facts = self.facts.get(name)
+            if facts is not None and not facts.deleting:  # else it left the Fleet while probed: no ghost
+                facts.record_probe(result, member)
 
         await asyncio.gather(*(one(n, m) for n, m in listed.items()))
         await self.write_status()
@@ -208,7 +259,7 @@ class FleetRuntime:
         if request is None or facts is None or facts.preflight != "Passed":
             return None
         provider = providers.get(request.provider)
-        spec = next((c for c in FleetSpec.model_validate(self.fleet["spec"]).clusters if c.name == cluster), None)
+        spec = self.cluster_specs.get(cluster)
         if spec is None or spec.credentials_ref is None:
             return None
 

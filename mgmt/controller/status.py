@@ -34,6 +34,7 @@ from providers.base import PreflightFailure
 log = logging.getLogger("drover.status")
 
 RETIRED_CONDITION = "ProviderRetired"
+MEMBER_WRITE_CONCURRENCY = 8  # member status writes in flight at once, per Fleet
 #: What a probe reports, as stored in a member's status.
 PROBE_PARTS = ("api", "nodes", "kubernetesVersion", "capi", "cloud")
 
@@ -155,10 +156,20 @@ class StatusWriter:
 
     async def _write(self, fleet: dict, facts: dict[str, MemberFacts]) -> None:
         declared = [c.get("name") for c in (fleet.get("spec") or {}).get("stack", {}).get("components") or []]
-        statuses = {}
-        for cluster, fact in list(facts.items()):
-            statuses[cluster] = await self._write_member(cluster, fact, declared)
-        await self._write_fleet(fleet, statuses)
+        limit = asyncio.Semaphore(MEMBER_WRITE_CONCURRENCY)
+
+        async def one(cluster: str, fact: MemberFacts) -> dict:
+            async with limit:
+                try:
+                    return await self._write_member(cluster, fact, declared)
+                except KubeError as error:  # this member's status waits for the next pass
+                    log.warning("fleet %s/%s: status of %s not written: %s", self.namespace, self.fleet,
+                                cluster, error)
+                    return self.written.get(cluster) or {}
+
+        clusters = list(facts.items())
+        written = await asyncio.gather(*(one(cluster, fact) for cluster, fact in clusters))
+        await self._write_fleet(fleet, {cluster: status for (cluster, _), status in zip(clusters, written)})
 
     async def _write_member(self, cluster: str, fact: MemberFacts, declared: list[str]) -> dict:
         name = member_name(self.fleet, cluster)
@@ -173,19 +184,19 @@ class StatusWriter:
             return previous
         status["lastProbeTime"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         try:
-            await self.kube.apply({"apiVersion": API_VERSION, "kind": "FleetMember",
-                                   "metadata": {"name": name, "namespace": self.namespace},
-                                   "status": status}, subresource="status")
+            answer = await self.kube.apply({"apiVersion": API_VERSION, "kind": "FleetMember",
+                                            "metadata": {"name": name, "namespace": self.namespace},
+                                            "status": status}, subresource="status")
         except KubeError as error:
             if error.not_found:
                 return status  # the member is being created or removed
             raise
         self.written[cluster] = status
         if previous.get("phase") != status["phase"]:
-            await self._member_event(name, cluster, previous.get("phase"), status)
+            await self._member_event(answer["metadata"], cluster, previous.get("phase"), status)
         return status
 
-    async def _member_event(self, name: str, cluster: str, before: str | None, status: dict) -> None:
+    async def _member_event(self, meta: dict, cluster: str, before: str | None, status: dict) -> None:
         phase = status["phase"]
         warning = phase in ("Degraded", "Unreachable", "Failed")
         failing = next((c for c in status.get("conditions", []) if c.get("status") != "True"
@@ -193,7 +204,8 @@ class StatusWriter:
         message = f"cluster {cluster}: {before or 'New'} -> {phase}"
         if warning and failing and failing.get("message"):
             message += f": {failing['message']}"
-        ref = {"apiVersion": API_VERSION, "kind": "FleetMember", "name": name, "namespace": self.namespace}
+        ref = {"apiVersion": API_VERSION, "kind": "FleetMember", "name": meta["name"], "namespace": self.namespace,
+               "uid": meta["uid"]}
         await post_event(self.kube, ref, "Warning" if warning else "Normal", f"Member{phase}", message)
 
     async def _write_fleet(self, fleet: dict, statuses: dict[str, dict]) -> None:
@@ -211,7 +223,8 @@ class StatusWriter:
         await self.kube.apply({"apiVersion": API_VERSION, "kind": "Fleet",
                                "metadata": {"name": self.fleet, "namespace": self.namespace},
                                "status": status}, subresource="status")
-        ref = {"apiVersion": API_VERSION, "kind": "Fleet", "name": self.fleet, "namespace": self.namespace}
+        ref = {"apiVersion": API_VERSION, "kind": "Fleet", "name": self.fleet, "namespace": self.namespace,
+               "uid": fleet["metadata"].get("uid")}
         for type_, reason, message in transitions(self.fleet_status, status):
             await post_event(self.kube, ref, type_, reason, message)
         self.fleet_status = status
