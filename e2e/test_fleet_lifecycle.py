@@ -30,6 +30,7 @@ SECRETS = {
     "digitalocean": {"DIGITALOCEAN_ACCESS_TOKEN": "dop_v1_everyprovidertoken0001"},
     "packet": {"PACKET_API_KEY": "every-packet-api-key-0001"},
 }
+    "vsphere": {"username": "administrator@vsphere.local", "password": "every-vsphere-password-01"},
 POOL = [{"name": "md-0", "replicas": 2}]
 
 
@@ -56,6 +57,11 @@ CLUSTERS = [
         "DO_CONTROL_PLANE_MACHINE_IMAGE": "1", "DO_NODE_MACHINE_IMAGE": "1", "DO_SSH_KEY_FINGERPRINT": "aa:bb"}),
     cluster("packet-kubeadm", "packet", region="da", variables={"PACKET_PROJECT_ID": "p-1"}),
     cluster("local-1", "local", kubernetesVersion="v1.35.8", workers=[]),
+    cluster("vsphere-kubeadm", "vsphere", region="dc-1", variables={
+        "VSPHERE_SERVER": "vcenter.example.internal", "VSPHERE_TLS_THUMBPRINT": "AA:" * 19 + "AA",
+        "VSPHERE_DATASTORE": "ds-1", "VSPHERE_NETWORK": "VM Network", "VSPHERE_RESOURCE_POOL": "*/Resources",
+        "VSPHERE_FOLDER": "vm", "VSPHERE_TEMPLATE": "ubuntu-2404-kube-v1.33.4",
+        "CONTROL_PLANE_ENDPOINT_IP": "10.0.0.10", "VSPHERE_SSH_AUTHORIZED_KEY": "ssh-ed25519 AAAA drover"}),
 ]
 
 
@@ -120,7 +126,7 @@ def test_every_provider_and_flavor_is_rendered_and_accepted(kubectl, every):
                 continue
             assert contains(stored, body), f"{sent['kind']}/{sent['metadata']['name']}: server pruned or changed fields"
     # CAPDO's and CAPV's CRDs come from ../shared (the module proxy serves neither provider).
-    for name in ("do-kubeadm",):
+    for name in ("do-kubeadm", "vsphere-kubeadm"):
         assert "ApplyFailed" not in failure_reasons(member(kubectl, name)), member(kubectl, name)["status"]
 
 

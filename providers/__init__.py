@@ -7,7 +7,7 @@ from functools import cache
 
 from .base import Provider
 
-NAMES = ("aws", "gcp", "azure", "digitalocean", "packet", "local")
+NAMES = ("aws", "gcp", "azure", "digitalocean", "packet", "vsphere", "local")
 CLOUDS = tuple(n for n in NAMES if n != "local")
 #: A generic flavor name that means "the provider's managed Kubernetes service".
 MANAGED_ALIASES = {"aws": "eks", "gcp": "gke", "azure": "aks"}

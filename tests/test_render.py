@@ -110,7 +110,8 @@ def test_selector_string():
     ({"apiGroup": "infrastructure.drover.dev", "kind": "LocalCluster"}, "local"),
     ({"apiGroup": "infrastructure.cluster.x-k8s.io", "kind": "AWSManagedCluster"}, "aws"),
     ({"apiVersion": "infrastructure.cluster.x-k8s.io/v1beta1", "kind": "DOCluster"}, "digitalocean"),
-    ({"kind": "VSphereCluster"}, None),
+    ({"apiGroup": "infrastructure.cluster.x-k8s.io", "kind": "VSphereCluster"}, "vsphere"),
+    ({"kind": "OCICluster"}, None),
 ])
 def test_provider_of_adopted_cluster(ref, provider):
     assert provider_of({"spec": {"infrastructureRef": ref}}) == provider

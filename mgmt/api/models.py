@@ -28,7 +28,7 @@ CLUSTER_NAME_LABEL = "cluster.x-k8s.io/cluster-name"
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 K8S_VERSION = r"^v[0-9]+\.[0-9]+\.[0-9]+$"
 DURATION = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
-PROVIDERS = ("aws", "gcp", "azure", "digitalocean", "packet", "local")
+PROVIDERS = ("aws", "gcp", "azure", "digitalocean", "packet", "vsphere", "local")
 #: A template variable's value: text that stays one scalar wherever a template puts it (quoted or
 #: not): ASCII letters, digits and `_./+=@~()*-`, single spaces and colons between them (a colon
 #: before a space or at the end would start a mapping); no quotes, backslashes, line breaks, `#`,
@@ -92,7 +92,7 @@ class ClusterSpec(Model):
     model_config = ConfigDict(json_schema_extra=lambda schema, _: schema.update(_cluster_rules()))
     name: str = Field(pattern=DNS_LABEL, max_length=40,
                       description="Name of the Cluster API Cluster (unique in the Fleet's namespace).")
-    provider: Literal["aws", "gcp", "azure", "digitalocean", "packet", "local"]
+    provider: Literal["aws", "gcp", "azure", "digitalocean", "packet", "vsphere", "local"]
     flavor: str | None = Field(None, max_length=40, description="Template flavor; the provider's default if unset.")
     region: str | None = Field(None, max_length=64, pattern=REGION)
     kubernetes_version: str = Field(pattern=K8S_VERSION, max_length=20, description="e.g. v1.35.8")

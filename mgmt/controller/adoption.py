@@ -9,7 +9,8 @@ from mgmt.controller import members
 from mgmt.kube import Kube
 from mgmt.render import CLUSTER_API
 
-_PREFIXES = (("aws", "AWS"), ("gcp", "GCP"), ("azure", "Azure"), ("digitalocean", "DO"), ("packet", "Packet"))
+_PREFIXES = (("aws", "AWS"), ("gcp", "GCP"), ("azure", "Azure"), ("digitalocean", "DO"), ("packet", "Packet"),
+             ("vsphere", "VSphere"))
 
 
 def selector_string(selector: LabelSelector | None) -> str | None:

@@ -1,7 +1,8 @@
 // Command vcsim serves govmomi's vSphere API simulator (the engine of VMware's own
 // vcsim command, whose module the Go proxy does not serve) on a local address.
 // It prints one JSON line, {"url", "thumbprint"}, once the server listens, and
-// runs until SIGINT or SIGTERM.
+// runs until SIGINT or SIGTERM. With -username and -password it accepts only that login
+// (without them, any non-empty one, as vcsim does).
 package main
 
 import (
@@ -27,6 +28,8 @@ func main() {
 	datastores := flag.Int("ds", 1, "datastores")
 	pools := flag.Int("pool", 1, "child resource pools per cluster")
 	folders := flag.Int("folder", 0, "datacenters placed in folders")
+	username := flag.String("username", "", "the only user name accepted (with -password)")
+	password := flag.String("password", "", "the only password accepted (with -username)")
 	flag.Parse()
 
 	model := simulator.VPX()
@@ -38,6 +41,9 @@ func main() {
 	defer model.Remove()
 
 	model.Service.Listen = &url.URL{Host: *listen}
+	if *username != "" && *password != "" {
+		model.Service.Listen.User = url.UserPassword(*username, *password)
+	}
 	model.Service.TLS = new(tls.Config)
 	model.Service.RegisterEndpoints = true
 	server := model.Service.NewServer()
