@@ -20,6 +20,7 @@ import yaml
 from e2e.conftest import Kubectl
 from e2e.fixtures.controller import wait_for
 from mgmt import processes
+from mgmt.controller.members import member_name
 from providers.local.runtime import ClusterProcesses
 
 NS = f"fleet-adopt-{os.getpid() % 10000}"
@@ -80,7 +81,7 @@ class Env:
         return self.kubectl.get_json("machines", "-n", NS, "-l", f"cluster.x-k8s.io/cluster-name={CLUSTER}")["items"]
 
     def member(self) -> dict | None:
-        return self.get("fleetmember", f"{FLEET}-{CLUSTER}")
+        return self.get("fleetmember", member_name(FLEET, CLUSTER))
 
     def diagnostics(self) -> str:
         return (self.kubectl("get", "clusters,machines,fleetmembers", "-n", NS, check=False)
@@ -176,7 +177,7 @@ def test_describe_shows_the_tree_and_the_stack(env):
     assert any(f"MachineDeployment/{CLUSTER}-md-0" in line for line in lines), text
     names = [m["metadata"]["name"] for m in env.machines()]
     assert "Machines..." in text or all(name in text for name in names), text
-    assert f"Stack of {FLEET}-{CLUSTER} (Fleet {FLEET})" in text
+    assert f"Stack of {member_name(FLEET, CLUSTER)} (Fleet {FLEET})" in text
     assert any(line.startswith("hello ") for line in lines), text
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from e2e.fixtures.controller import wait_for
 from mgmt.api.models import CLUSTER_NAME_LABEL, FLEET_LABEL, ClusterSpec
+from mgmt.controller.members import member_name
 from mgmt.controller.objects import template_kinds
 from mgmt.render import cluster_request, render_cluster
 from providers.base import Credentials
@@ -73,7 +74,7 @@ def labelled(kubectl, cluster: str) -> list[str]:
 
 
 def member(kubectl, cluster: str) -> dict | None:
-    result = kubectl.run("get", "fleetmember", f"{FLEET}-{cluster}", "-n", NS, "-o", "json", check=False)
+    result = kubectl.run("get", "fleetmember", member_name(FLEET, cluster), "-n", NS, "-o", "json", check=False)
     return json.loads(result.stdout) if result.returncode == 0 else None
 
 
@@ -88,7 +89,7 @@ def failed_preflight(kubectl, cluster: str, reason: str):
 
 def warning_events(kubectl, cluster: str) -> list[dict]:
     items = kubectl.get_json("events", "-n", NS)["items"]
-    return [e for e in items if e["type"] == "Warning" and e["involvedObject"]["name"] == f"{FLEET}-{cluster}"]
+    return [e for e in items if e["type"] == "Warning" and e["involvedObject"]["name"] == member_name(FLEET, cluster)]
 
 
 class Watch:

@@ -12,6 +12,7 @@ import pytest
 
 from e2e.fixtures.controller import wait_for
 from mgmt.api.models import ClusterSpec
+from mgmt.controller.members import member_name
 from mgmt.controller.objects import contains
 from mgmt.render import cluster_request, render_cluster
 from providers.base import Credentials
@@ -93,7 +94,7 @@ def live(kubectl, obj: dict) -> dict | None:
 
 
 def member(kubectl, name: str) -> dict | None:
-    result = kubectl.run("get", "fleetmember", f"{FLEET}-{name}", "-n", NS, "-o", "json", check=False)
+    result = kubectl.run("get", "fleetmember", member_name(FLEET, name), "-n", NS, "-o", "json", check=False)
     return json.loads(result.stdout) if result.returncode == 0 else None
 
 

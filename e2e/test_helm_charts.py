@@ -34,6 +34,7 @@ from e2e.fixtures.controller import wait_for
 from e2e.fixtures.stack import HelmCli, _QuietHandler
 from mgmt import processes
 from mgmt.api.models import API_VERSION
+from mgmt.controller.members import member_name
 from mgmt.kube import Kube
 from mgmt.stack.capabilities import discover
 from mgmt.stack.sources import STACK_SOURCE_LABEL
@@ -209,7 +210,7 @@ class Fleet:
         self.kubectl.run("apply", "--server-side", "--field-manager=e2e-helm", "-f", "-", input=json.dumps(body))
 
     def status(self, cluster: str) -> dict:
-        result = self.kubectl.run("get", "fleetmember", f"{FLEET}-{cluster}", "-n", NS, "-o", "json", check=False)
+        result = self.kubectl.run("get", "fleetmember", member_name(FLEET, cluster), "-n", NS, "-o", "json", check=False)
         return json.loads(result.stdout).get("status") or {} if result.returncode == 0 else {}
 
     def component(self, cluster: str, name: str) -> dict:
@@ -232,7 +233,7 @@ class Fleet:
 
     def diagnostics(self) -> str:
         stacks = {c: [{k: s.get(k) for k in ("name", "revision", "applied", "ready", "phase", "message")}
-                      for s in (self.kubectl.get_json("fleetmember", f"{FLEET}-{c}", "-n", NS).get("status") or {})
+                      for s in (self.kubectl.get_json("fleetmember", member_name(FLEET, c), "-n", NS).get("status") or {})
                       .get("components", [])] for c in CLUSTERS}
         return json.dumps(stacks, indent=1)
 

@@ -27,6 +27,7 @@ from e2e.fixtures.controller import wait_for
 from e2e.fixtures.stack import HelmCli
 from mgmt import processes
 from mgmt.api.models import API_VERSION
+from mgmt.controller.members import member_name
 from mgmt.stack.sources import STACK_SOURCE_LABEL
 from providers.local.runtime import ClusterProcesses
 
@@ -115,7 +116,7 @@ class Fleet:
     # -- reading ------------------------------------------------------------------------------
 
     def member(self, cluster: str) -> dict | None:
-        result = self.kubectl.run("get", "fleetmember", f"{FLEET}-{cluster}", "-n", NS, "-o", "json", check=False)
+        result = self.kubectl.run("get", "fleetmember", member_name(FLEET, cluster), "-n", NS, "-o", "json", check=False)
         return json.loads(result.stdout) if result.returncode == 0 else None
 
     def status(self, cluster: str) -> dict:

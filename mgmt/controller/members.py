@@ -15,7 +15,10 @@ ADOPTED_LABEL = "fleet.drover.dev/adopted"
 
 
 def member_name(fleet: str, cluster: str) -> str:
-    return f"{fleet}-{cluster}"
+    """`<fleet>.<cluster>`: a cluster name is a DNS label (no dots), so the last dot tells the two
+    apart and no two Fleets' members share a name (`a-b` + `c` and `a` + `b-c` were both `a-b-c`).
+    Both names are at most 40 characters, so this stays well within 253."""
+    return f"{fleet}.{cluster}"
 
 
 def member_object(fleet: dict, spec: MemberSpec) -> dict:
@@ -39,7 +42,20 @@ async def ensure(kube: Kube, fleet: dict, spec: MemberSpec) -> tuple[dict, bool]
 
 
 async def list_members(kube: Kube, namespace: str, fleet: str) -> list[dict]:
-    return await kube.list(API_VERSION, "FleetMember", namespace, {FLEET_LABEL: fleet})
+    """The Fleet's members. One under a name of before `member_name` (`<fleet>-<cluster>`, left by
+    an upgrade) is deleted once its cluster's member exists under the new name."""
+    found = await kube.list(API_VERSION, "FleetMember", namespace, {FLEET_LABEL: fleet})
+    names = {m["metadata"]["name"] for m in found}
+    members = []
+    for member in found:
+        spec = member.get("spec") or {}
+        name = member_name(spec.get("fleet", ""), spec.get("cluster", ""))
+        if member["metadata"]["name"] != name and name in names:
+            log.info("FleetMember %s/%s: replaced by %s", namespace, member["metadata"]["name"], name)
+            await kube.delete(API_VERSION, "FleetMember", member["metadata"]["name"], namespace)
+        else:
+            members.append(member)
+    return members
 
 
 async def remove(kube: Kube, member: dict) -> bool:
