@@ -84,13 +84,13 @@ def test_init_twice_changes_nothing(mgmt, kubectl, installed):
 
 
 CAN = [
-    ("create", "fleets.fleet.drover.dev", []),
+    ("patch", "fleets.fleet.drover.dev", []),
     ("patch", "fleetmembers.fleet.drover.dev", ["--subresource=status"]),
     ("update", "fleets.fleet.drover.dev", ["--subresource=finalizers"]),
     ("create", "clusters.cluster.x-k8s.io", []),
     ("delete", "machinedeployments.cluster.x-k8s.io", []),
     ("create", "awsmanagedcontrolplanes.controlplane.cluster.x-k8s.io", []),
-    ("patch", "localcontrolplanes.controlplane.drover.dev", ["--subresource=status"]),
+    ("create", "localcontrolplanes.controlplane.drover.dev", []),
     ("get", "secrets", []),
     ("create", "events", []),
     ("get", "namespaces", []),
@@ -105,6 +105,11 @@ CANNOT = [
     ("create", "configmaps", []),
     ("create", "clusterroles.rbac.authorization.k8s.io", []),
     ("update", "leases.coordination.k8s.io", ["-n", "default"]),
+    ("create", "fleets.fleet.drover.dev", []),
+    ("patch", "localcontrolplanes.controlplane.drover.dev", ["--subresource=status"]),
+    ("delete", "machines.cluster.x-k8s.io", []),
+    ("update", "secrets", []),
+    ("watch", "secrets", []),
     ("create", "pods", []),
 ]
 
