@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Self
@@ -23,6 +24,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 FIELD_MANAGER = "drover"
 RETRIES_ON_429 = 5
 USER_AGENT = "drover/0.1"
+UNKNOWN_KIND_RECHECK = 5.0  # seconds before discovery is asked again about a kind it did not have
 
 
 class KubeError(Exception):
@@ -83,15 +85,37 @@ def _selector(labels: Mapping[str, str] | str | None) -> str | None:
     return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
 
 
-class Kube:
-    """One API server. Create with `await Kube.from_kubeconfig(...)`; `await close()` when done."""
+class RateLimiter:
+    """A token bucket, as client-go's: `qps` requests a second on average, `burst` at once."""
 
-    def __init__(self, api: k8s.ApiClient, timeout: float = 30.0):
+    def __init__(self, qps: float, burst: int):
+        if qps <= 0 or burst < 1:
+            raise ValueError("a rate limit needs qps > 0 and burst >= 1")
+        self.qps, self.burst = qps, burst
+        self._tokens, self._updated = float(burst), time.monotonic()
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        async with self._lock:  # waiters go in turn
+            now = time.monotonic()
+            self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.qps) - 1
+            self._updated = now
+            if self._tokens < 0:
+                await asyncio.sleep(-self._tokens / self.qps)
+
+
+class Kube:
+    """One API server. Create with `await Kube.from_kubeconfig(...)`; `await close()` when done.
+    With a `limiter`, every request first waits for its turn (the management cluster's client)."""
+
+    def __init__(self, api: k8s.ApiClient, timeout: float = 30.0, limiter: RateLimiter | None = None):
         self.api = api
         self.api.user_agent = USER_AGENT
         self.timeout = timeout
+        self.limiter = limiter
         self._resources: dict[tuple[str, str], Resource] = {}
         self._discovered: set[str] = set()
+        self._unknown: dict[tuple[str, str], float] = {}  # kind -> when discovery last lacked it
         self._discovery_lock = asyncio.Lock()
 
     @classmethod
@@ -101,14 +125,17 @@ class Kube:
         return cls(api, timeout)
 
     @classmethod
-    async def from_environment(cls, timeout: float = 30.0) -> Kube:
+    async def from_environment(cls, timeout: float = 30.0, limiter: RateLimiter | None = None) -> Kube:
         """$KUBECONFIG or ~/.kube/config when there is one, else the Pod's service account."""
         path = os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
         if os.path.exists(path.split(os.pathsep)[0]):
-            return await cls.from_kubeconfig(path, timeout=timeout)
-        configuration = k8s.Configuration()
-        k8s_config.load_incluster_config(client_configuration=configuration)
-        return cls(k8s.ApiClient(configuration), timeout)
+            kube = await cls.from_kubeconfig(path, timeout=timeout)
+        else:
+            configuration = k8s.Configuration()
+            k8s_config.load_incluster_config(client_configuration=configuration)
+            kube = cls(k8s.ApiClient(configuration), timeout)
+        kube.limiter = limiter
+        return kube
 
     @classmethod
     async def from_kubeconfig_dict(cls, config: dict, timeout: float = 30.0) -> Kube:
@@ -149,6 +176,8 @@ class Kube:
     async def _request_once(self, method: str, path: str, body: Any, query: list, content_type: str,
                             timeout: float | None, accept: str) -> Any:
         headers = {"Accept": accept, "Content-Type": content_type}
+        if self.limiter is not None:
+            await self.limiter.wait()
         try:
             response = await self.api.call_api(
                 path, method, query_params=list(query), header_params=headers, body=body,
@@ -180,23 +209,32 @@ class Kube:
     # -- discovery ----------------------------------------------------------
 
     async def resource(self, api_version: str, kind: str) -> Resource:
+        """The resource of a kind; a kind discovery has not seen is asked about again (a CRD may
+        have been installed since), but not more often than every UNKNOWN_KIND_RECHECK seconds."""
         key = (api_version, kind)
         if key not in self._resources or api_version not in self._discovered:
-            await self._discover(api_version, refresh=key not in self._resources)
+            await self._discover(api_version, key)
         try:
             return self._resources[key]
         except KeyError:
+            self._unknown.setdefault(key, time.monotonic())
             raise KubeError(404, "NotFound", f"the server has no resource for kind {kind} in {api_version}") from None
 
-    async def _discover(self, api_version: str, refresh: bool) -> None:
-        async with self._discovery_lock:
-            if api_version in self._discovered and not refresh:
-                return
+    async def _discover(self, api_version: str, key: tuple[str, str]) -> None:
+        async with self._discovery_lock:  # callers that waited here find it done
+            if api_version in self._discovered:
+                if key in self._resources:
+                    return
+                asked = self._unknown.get(key)
+                if asked is not None and time.monotonic() - asked < UNKNOWN_KIND_RECHECK:
+                    return
+            self._unknown.pop(key, None)
             path = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
             try:
                 listing = await self.request("GET", path)
             except KubeError as error:
-                if error.not_found:
+                if error.not_found:  # no such group version (yet): asked again as for an unknown kind
+                    self._discovered.add(api_version)
                     return
                 raise
             for item in listing.get("resources", []):
@@ -210,6 +248,7 @@ class Kube:
         """Forget what discovery learnt (after CRDs were installed or removed)."""
         self._resources.clear()
         self._discovered.clear()
+        self._unknown.clear()
 
     # -- objects ------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from mgmt import metrics
 from mgmt.controller import handlers
 from mgmt.controller.leader import LeaderElection, Timing
 from mgmt.controller.runtime import Shared
-from mgmt.kube import Kube
+from mgmt.kube import Kube, RateLimiter
 from mgmt.stack import StackEngine
 from mgmt.stack.helm import Helm, HelmPolicy
 from mgmt.workload import WorkloadClients
@@ -76,8 +76,9 @@ async def operate(namespaces: tuple[str, ...], kube: Kube, election: Election | 
 
 
 async def run(namespaces: tuple[str, ...], metrics_port: int | None, metrics_host: str,
-              helm_policy: HelmPolicy | None = None, election: Election | None = None) -> None:
-    kube = await Kube.from_environment()
+              helm_policy: HelmPolicy | None = None, election: Election | None = None,
+              limiter: RateLimiter | None = None) -> None:
+    kube = await Kube.from_environment(limiter=limiter)
     clients = WorkloadClients(kube)
     handlers.SHARED = Shared(kube, clients, StackEngine(kube, clients, helm=Helm(policy=helm_policy)))
     if metrics_port is not None:
@@ -107,6 +108,10 @@ async def run(namespaces: tuple[str, ...], metrics_port: int | None, metrics_hos
               type=click.Path(file_okay=False, path_type=str),
               help="Directory whose charts Fleets may name in helm.path (repeatable; "
                    "$DROVER_HELM_CHART_DIRS, space-separated; default: none, helm.path is refused).")
+@click.option("--kube-api-qps", type=float, default=100.0, show_default=True,
+              help="Requests a second to the management cluster, on average (0: no limit).")
+@click.option("--kube-api-burst", type=int, default=200, show_default=True,
+              help="Requests to the management cluster that may go at once before --kube-api-qps applies.")
 @click.option("--leader-elect", is_flag=True, envvar="DROVER_LEADER_ELECT",
               help="Act only while holding the leader Lease, so that replicas never both act.")
 @click.option("--leader-elect-namespace", default=None,
@@ -120,7 +125,7 @@ async def run(namespaces: tuple[str, ...], metrics_port: int | None, metrics_hos
               help="Seconds between renewals and between a standby's attempts.")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 def controller(kubeconfig, namespaces, metrics_port, metrics_host, helm_repositories, helm_chart_dirs,
-               leader_elect, leader_elect_namespace, leader_elect_name, leader_elect_lease_duration,
+               kube_api_qps, kube_api_burst, leader_elect, leader_elect_namespace, leader_elect_name, leader_elect_lease_duration,
                leader_elect_renew_deadline, leader_elect_retry_period, verbose):
     """Run the Fleet controller until interrupted.
 
@@ -141,5 +146,8 @@ def controller(kubeconfig, namespaces, metrics_port, metrics_host, helm_reposito
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="--leader-elect-*") from None
         election = Election(leader_elect_namespace or own_namespace(), leader_elect_name, timing)
+    if kube_api_qps < 0 or kube_api_burst < 1:
+        raise click.BadParameter("must be >= 0, with a burst of at least 1", param_hint="--kube-api-qps/--kube-api-burst")
+    limiter = RateLimiter(kube_api_qps, kube_api_burst) if kube_api_qps else None
     asyncio.run(run(namespaces, metrics_port, metrics_host,
-                    HelmPolicy(tuple(helm_repositories), tuple(helm_chart_dirs)), election))
+                    HelmPolicy(tuple(helm_repositories), tuple(helm_chart_dirs)), election, limiter))
