@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: all venv tools crds test unit e2e demo demo-down bench lint browser clean
+.PHONY: all venv tools crds test unit e2e demo demo-down bench bench-scale lint browser clean
 
 all: test
 
@@ -48,6 +48,13 @@ demo-down: venv
 
 bench: tools
 	$(PY) -m e2e.bench
+
+# Drover at N simulated member clusters beside ClusterResourceSet and a bare apply loop, then on
+# REAL real local clusters (`make bench-scale N=100` for a quick look).
+N ?= 1000
+REAL ?= 10
+bench-scale: tools
+	$(PY) -m e2e.bench_scale --members $(N) --real $(REAL)
 
 lint: venv
 	$(VENV)/bin/ruff check mgmt providers tests e2e

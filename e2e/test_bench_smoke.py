@@ -21,6 +21,14 @@ SMOKE_RUNS = {
     "bench": (["-m", "e2e.bench", "--smoke"],
               ["apply -> stack ready on all (StackReady=True)", "controller writes to mgmt (should be 0)",
                "no-op sync, 1 cluster(s) x 2 components"]),
+    "bench-scale": (["-m", "e2e.bench_scale", "--smoke"],
+                    ["Fleet applied -> all members Ready", "Drover: stack added -> Ready on all 3",
+                     "ClusterResourceSet: created -> every binding applied (3 clusters)", "bare SSA loop",
+                     "ratio Drover / ClusterResourceSet", "full probe sweep of 3 members",
+                     "controller writes to mgmt per idle minute", "controller RSS per member",
+                     "controller restart -> every Ready member (3) probed again", "Fleet object, 10,000 clusters",
+                     "Fleet status, 10,000 members", "ClusterResourceSet: created -> every binding applied (1 clusters)",
+                     "real 1: ratio Drover / bare loop"]),
 }
 
 
@@ -53,3 +61,4 @@ def test_bench_smoke_run_prints_its_table(name):
     table = "\n".join(lines[lines.index(header):])
     missing = [figure for figure in figures if figure not in table]
     assert not missing, f"{name}'s table lacks {missing}:\n{table}"
+    assert "NOT REACHED" not in table, f"{name}: a phase did not finish at its smallest size:\n{table}"
