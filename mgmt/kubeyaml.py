@@ -107,7 +107,7 @@ def _split(text: str):
             if rest and not rest.startswith("#"):
                 raise KubeYAMLError("invalid document separator: only a comment may follow `---`", line=number)
             if any(part.strip() for part in chunk):
-                yield start, "\n".join(chunk)
+                yield start, "\n".join(chunk) + "\n"  # the line break before `---` ends the document's last line
             start, chunk = number + 1, []
             continue
         chunk.append(line)

@@ -320,20 +320,29 @@ class _Parser:
 # ---------------------------------------------------------------------------
 # Evaluation (drone/envsubst funcs.go)
 
+def _atoi(text: str) -> int | None:
+    """Go's strconv.Atoi: an optional sign and ASCII digits, nothing else (no spaces, no `_`)."""
+    return int(text) if re.fullmatch(r"[+-]?[0-9]+", text) else None
+
+
 def _substr(s, *args):
-    try:
-        pos = int(args[0])
-    except ValueError:
+    """drone/envsubst's toSubstr: byte offsets; an offset or length Atoi cannot read leaves the
+    value whole (`${V: -1}` is all of V, where bash would give its last character)."""
+    data = s.encode()
+    pos = _atoi(args[0])
+    if pos is None:
         return s
     if pos < 0:
-        pos = max(len(s) + pos, 0)
+        pos = max(len(data) + pos, 0)
     if len(args) == 1:
-        return s[pos:]
-    try:
-        length = int(args[1])
-    except ValueError:
+        return data[pos:].decode(errors="replace")
+    length = _atoi(args[1])
+    if length is None:
         return s
-    return s[pos:pos + length]
+    if length < 0 and pos + length < len(data):
+        # Go panics here (slice bounds out of range); a clear error instead of a crash.
+        raise TemplateError(f"negative substring length {length}")
+    return data[pos:pos + length].decode(errors="replace")
 
 
 def _glob(pattern: str) -> str:

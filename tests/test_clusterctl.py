@@ -35,7 +35,11 @@ def home(tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    (tmp_path / "home").mkdir()
+    # ~/.kube/config: a current context naming no namespace, so the namespace is "default".
+    (tmp_path / "home" / ".kube").mkdir(parents=True)
+    (tmp_path / "home" / ".kube" / "config").write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts:\n- name: c\n  context: {cluster: c}\n"
+        "clusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1'}\n")
     return tmp_path
 
 
@@ -169,7 +173,7 @@ EDGE_CASES = [
     ("${VAR:-default}", "", "default"),
     ("${VAR:-default}", "set", "set"),
     # drone/envsubst does not know the `-` form: clusterctl refuses the template.
-    ("${VAR-default}", "set", SystemExit("failed to process the template: missing closing brace")),
+    ("${VAR-default}", "set", SystemExit("missing closing brace")),
     ("${VAR}", "", ""),  # set but empty is a value, not a missing variable
     ("${VAR}", "set", "set"),
     ("${VAR}", UNSET, SystemExit(MISSING.format("VAR"))),
@@ -255,7 +259,7 @@ def test_config_flag_names_the_file(home, tmp_path):
     write_config(other, {"VAR": "explicit"})
     assert _resolve(home, tmp_path, "${VAR}", "--config", str(other)) == "explicit"
     result = drover("generate", "cluster", "c1", "-i", "local", "--config", str(tmp_path / "nope.yaml"))
-    assert result.exit_code == 3 and "failed to read file" in result.output
+    assert result.exit_code == 3 and "failed to check if clusterctl config file exists" in result.output
 
 
 FLAG_CASES = [
@@ -302,9 +306,9 @@ def test_namespace_from_the_kubeconfig(home, tmp_path, monkeypatch):
     (["c1", "-i", "local", "--kubernetes-version", "1.35"],
      "invalid KubernetesVersion. Please use a semantic version number"),
     (["c1", "-i", "local", "--control-plane-machine-count", "0"],
-     "invalid ControlPlaneMachineCount. Please use a number greater or equal than 1"),
+     "invalid ControlPlaneMachineCount. Please use a number greater than or equal to 1"),
     (["c1", "-i", "local", "--worker-machine-count", "-1"],
-     "invalid WorkerMachineCount. Please use a number greater or equal than 0"),
+     "invalid WorkerMachineCount. Please use a number greater than or equal to 0"),
     (["c1", "-i", "aws:"], ('invalid provider name "aws:". Provider name should be in the form '
                             "name[:version] and version cannot be empty")),
     (["c1", "-i", "nope"], "failed to get configuration for the InfrastructureProvider with name nope"),

@@ -62,9 +62,9 @@ def generate():
                    "of the kubeconfig, else 'default').")
 @click.option("--kubernetes-version", default="",
               help="Sets KUBERNETES_VERSION (default: from the environment or the config file).")
-@click.option("--control-plane-machine-count", type=int, default=None,
+@click.option("--control-plane-machine-count", metavar="INTEGER", default=None,
               help="Sets CONTROL_PLANE_MACHINE_COUNT (default: environment, config file, else 1).")
-@click.option("--worker-machine-count", type=int, default=None,
+@click.option("--worker-machine-count", metavar="INTEGER", default=None,
               help="Sets WORKER_MACHINE_COUNT (default: environment, config file, else 0).")
 @click.option("--list-variables", is_flag=True,
               help="Print the template's variables instead of the manifests.")
@@ -95,15 +95,20 @@ def generate_cluster(name, infrastructure, flavor, url, target_namespace, kubern
       # A template of your own, into a file:
       drover generate cluster dev --from ./cluster-template.yaml -n team-a --write-to dev.yaml
     """
-    options = gen.Options(
-        cluster_name=name, target_namespace=target_namespace, infrastructure=infrastructure,
-        flavor=flavor, url=url, kubernetes_version=kubernetes_version,
-        control_plane_machine_count=control_plane_machine_count,
-        worker_machine_count=worker_machine_count,
-    )
-    variables = _load_variables(config_path)
-    namespace = target_namespace or ctlconfig.current_namespace(kubeconfig, kubeconfig_context)
     try:
+        options = gen.Options(
+            cluster_name=name, target_namespace=target_namespace, infrastructure=infrastructure,
+            flavor=flavor, url=url, kubernetes_version=kubernetes_version,
+            control_plane_machine_count=gen.parse_count_flag("control-plane-machine-count",
+                                                             control_plane_machine_count),
+            worker_machine_count=gen.parse_count_flag("worker-machine-count", worker_machine_count),
+        )
+    except gen.GenerateError as error:
+        raise CommandError(str(error)) from None
+    variables = _load_variables(config_path)
+    try:
+        gen.check_sources(options)
+        namespace = target_namespace or _kubeconfig_namespace(kubeconfig, kubeconfig_context)
         gen.apply_options(options, variables, namespace)
         text = gen.read_template(options)
         if list_variables:
@@ -116,6 +121,14 @@ def generate_cluster(name, infrastructure, flavor, url, target_namespace, kubern
         write_to.write_text(output)
     else:
         click.echo(output, nl=False)
+
+
+def _kubeconfig_namespace(kubeconfig: str | None, context: str | None) -> str:
+    try:
+        return ctlconfig.current_namespace(kubeconfig, context)
+    except ctlconfig.ConfigError as error:
+        raise CommandError("management cluster not available. Cannot auto-discover target namespace. "
+                           f"Please specify a target namespace: {error}") from None
 
 
 # -- drover get kubeconfig -----------------------------------------------------------------------
@@ -142,7 +155,10 @@ def get_kubeconfig(name, namespace, kubeconfig, kubeconfig_context):
       drover get kubeconfig c1 -n team-a > c1.kubeconfig
       kubectl --kubeconfig <(drover get kubeconfig c1) get nodes
     """
-    namespace = namespace or ctlconfig.current_namespace(kubeconfig, kubeconfig_context)
+    try:
+        namespace = namespace or ctlconfig.current_namespace(kubeconfig, kubeconfig_context)
+    except ctlconfig.ConfigError as error:
+        raise CommandError(str(error)) from None
     value = asyncio.run(_read_kubeconfig(name, namespace, kubeconfig, kubeconfig_context))
     click.echo(value.rstrip("\n"))
 
