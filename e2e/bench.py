@@ -113,6 +113,11 @@ RENDER_INPUT = {
                      {"DO_CONTROL_PLANE_MACHINE_IMAGE": "1", "DO_NODE_MACHINE_IMAGE": "1",
                       "DO_SSH_KEY_FINGERPRINT": "aa:bb"}),
     "packet": ({"PACKET_API_KEY": "bench"}, {"PACKET_PROJECT_ID": "p-1"}),
+    "vsphere": ({"username": "bench@vsphere.local", "password": "bench"},
+                {"VSPHERE_SERVER": "vc.bench", "VSPHERE_TLS_THUMBPRINT": "AA:BB", "VSPHERE_DATASTORE": "ds",
+                 "VSPHERE_NETWORK": "VM Network", "VSPHERE_RESOURCE_POOL": "*/Resources", "VSPHERE_FOLDER": "vm",
+                 "VSPHERE_TEMPLATE": "t", "CONTROL_PLANE_ENDPOINT_IP": "10.0.0.1",
+                 "VSPHERE_SSH_AUTHORIZED_KEY": "ssh-ed25519 AAAA"}),
     "local": (None, {}),
 }
 
