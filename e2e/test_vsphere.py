@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import logging
 import subprocess
 import threading
 import time
@@ -168,14 +169,17 @@ def test_preflight_names_what_is_wrong(vcsim, template, case):
     assert vcsim.password not in failures[0].message
 
 
-def test_preflight_refuses_a_wrong_login(vcsim, template):
+def test_preflight_refuses_a_wrong_login(vcsim, template, caplog):
+    caplog.set_level(logging.DEBUG)
     wrong = Credentials("vsphere-credentials", {"VSPHERE_USERNAME": USERNAME, "VSPHERE_PASSWORD": "not-the-password"})
+    assert cloud.preflight(request(vcsim), vcsim.credentials) == []
     [failure] = cloud.preflight(request(vcsim), wrong)
     assert failure.reason == "InvalidCredentials"
     assert failure.message == f"vSphere server 127.0.0.1:{vcsim.port} refused the user '{USERNAME}'"
     [failure] = cloud.preflight(request(vcsim), Credentials("vsphere-credentials", {"username": USERNAME}))
     assert failure.message == ("Secret 'vsphere-credentials' needs username and password (or VSPHERE_USERNAME and "
                                "VSPHERE_PASSWORD); it has keys: username")
+    assert PASSWORD not in caplog.text and "not-the-password" not in caplog.text
 
 
 def test_preflight_space_counts_every_machine(vcsim, template):
