@@ -110,6 +110,7 @@ class Run:
     code: int
     stdout: str
     stderr: str
+    written: str | None = None  # the --write-to file's content
 
     @property
     def error(self) -> str:
@@ -150,7 +151,8 @@ def _environment(case: corpus.Case, directory: Path) -> dict[str, str]:
 def _clusterctl(command: list[str], directory: Path, env: dict[str, str], stdin: str | None) -> Run:
     done = subprocess.run([toolchain.binary("clusterctl"), *command], check=False, cwd=directory, env=env, input=stdin,
                           capture_output=True, text=True, timeout=60)
-    return Run(done.returncode, _relative(done.stdout, directory), _relative(done.stderr, directory))
+    return Run(done.returncode, _relative(done.stdout, directory), _relative(done.stderr, directory),
+               _written(command, directory))
 
 
 def _drover(command: list[str], directory: Path, env: dict[str, str], stdin: str | None) -> Run:
@@ -166,7 +168,15 @@ def _drover(command: list[str], directory: Path, env: dict[str, str], stdin: str
         os.environ.update(saved_env)
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
-    return Run(result.exit_code, _relative(result.stdout, directory), _relative(result.stderr, directory))
+    return Run(result.exit_code, _relative(result.stdout, directory), _relative(result.stderr, directory),
+               _written(command, directory))
+
+
+def _written(command: list[str], directory: Path) -> str | None:
+    if "--write-to" not in command:
+        return None
+    path = directory / command[command.index("--write-to") + 1]
+    return path.read_text() if path.exists() else None
 
 
 def _relative(text: str, directory: Path) -> str:
@@ -240,6 +250,8 @@ def test_same_as_clusterctl(case, clusterctl_runs, tmp_path, http_url):
             f"clusterctl failed ({theirs.error}); drover exited {ours.code}: {ours.stderr or ours.stdout[:2000]}")
         _compare_errors(case, ours.error, theirs.error)
         return
+    assert ours.written == theirs.written
+    assert theirs.written is not None or "--write-to" not in case.args
     if "--list-variables" in case.args:
         assert ours.stdout == theirs.stdout
         return

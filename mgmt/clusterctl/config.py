@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+import yaml.cyaml
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from mgmt import kubeyaml
@@ -127,13 +128,30 @@ def _toml_time(value) -> str:
     return value.isoformat()
 
 
-class _Loader(yaml.SafeLoader):
-    """Composes nodes only; plain scalars keep their text for go-yaml v3's resolution below."""
+class _PlainTags(yaml.resolver.BaseResolver):
+    """Plain scalars keep their text for go-yaml v3's resolution below."""
 
     def resolve(self, kind, value, implicit):
         if kind is ScalarNode:
             return "drover:plain" if implicit[0] else "tag:yaml.org,2002:str"
         return super().resolve(kind, value, implicit)
+
+
+# libyaml, which go-yaml was ported from (a tab before a comment or a value is a separator there).
+if getattr(yaml, "__with_libyaml__", False):
+    class _Loader(yaml.cyaml.CParser, _PlainTags):
+        def __init__(self, text: str):
+            yaml.cyaml.CParser.__init__(self, text)
+            _PlainTags.__init__(self)
+else:  # pragma: no cover - PyYAML built without libyaml
+    class _Loader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer,
+                  _PlainTags):
+        def __init__(self, text: str):
+            yaml.reader.Reader.__init__(self, text)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+            yaml.composer.Composer.__init__(self)
+            _PlainTags.__init__(self)
 
 
 def _yaml(text: str) -> dict:
