@@ -289,4 +289,6 @@ def test_a_fleet_member_shows_preflight_failures_then_cloud_health(kubectl, cont
         everything = json.dumps(kubectl.get_json("fleetmembers", "-n", NS)) + json.dumps(kubectl.get_json("fleets", "-n", NS))
         assert vcsim.password not in everything
     finally:
+        # the Fleet goes first (its members stop being probed), so no later test sees its writes
+        kubectl("delete", "fleet", "vsphere", "-n", NS, "--timeout=180s", check=False, timeout=200)
         kubectl("delete", "namespace", NS, "--wait=false", check=False)
