@@ -61,12 +61,13 @@ class Vcsim:
             Disconnect(instance)
 
 
-@pytest.fixture(scope="module")
-def vcsim(tmp_path_factory):
-    log = tmp_path_factory.mktemp("vcsim") / "vcsim.log"
+@contextmanager
+def running_vcsim(directory, *flags: str):
+    """vcsim on a free port of 127.0.0.1, accepting only USERNAME/PASSWORD; stopped on exit."""
+    log = directory / "vcsim.log"
     with open(log, "w") as err:
-        proc = subprocess.Popen([binary("vcsim"), "-l", "127.0.0.1:0", "-username", USERNAME, "-password", PASSWORD],
-                                stdout=subprocess.PIPE, stderr=err, text=True)
+        proc = subprocess.Popen([binary("vcsim"), "-l", "127.0.0.1:0", "-username", USERNAME, "-password", PASSWORD,
+                                 *flags], stdout=subprocess.PIPE, stderr=err, text=True)
     try:
         line: list[str] = []
         reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()), daemon=True)
@@ -84,6 +85,12 @@ def vcsim(tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def vcsim(tmp_path_factory):
+    with running_vcsim(tmp_path_factory.mktemp("vcsim")) as server:
+        yield server
 
 
 def wait_task(task) -> None:
@@ -167,6 +174,19 @@ def test_preflight_names_what_is_wrong(vcsim, template, case):
     assert [f.reason for f in failures] == [reason], failures
     assert text in failures[0].message
     assert vcsim.password not in failures[0].message
+
+
+def test_datacenters_inside_folders(tmp_path):
+    with running_vcsim(tmp_path, "-folder", "1", "-cluster", "0", "-vm", "0") as server:
+        with server.api() as content:
+            [folder] = [e.name for e in content.rootFolder.childEntity]
+        placement = {"VSPHERE_RESOURCE_POOL": "DC0_H0/Resources", "VSPHERE_TEMPLATE": "missing"}
+        [failure] = cloud.preflight(request(server, **placement), server.credentials)
+        assert failure.message == f"template 'missing' (VSPHERE_TEMPLATE) not found in {folder}/DC0"
+        absolute = request(server, **placement, VSPHERE_DATACENTER=f"{folder}/DC0", VSPHERE_FOLDER=f"/{folder}/DC0/vm")
+        assert [f.reason for f in cloud.preflight(absolute, server.credentials)] == ["TemplateNotFound"]
+        [failure] = cloud.preflight(request(server, VSPHERE_DATACENTER="DC7"), server.credentials)
+        assert failure.message == f"datacenter 'DC7' (VSPHERE_DATACENTER) not found; there are: {folder}/DC0"
 
 
 def test_preflight_refuses_a_wrong_login(vcsim, template, caplog):

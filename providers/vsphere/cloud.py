@@ -184,15 +184,23 @@ class Datacenter:
                 if isinstance(o, kind) and (fnmatch.fnmatchcase(p, ref) or fnmatch.fnmatchcase(p, f"*/{ref}"))]
 
 
+def _inventory_path(content, entity) -> str:
+    parts = []
+    while entity is not None and entity != content.rootFolder:
+        parts.append(entity.name)
+        entity = entity.parent
+    return "/".join(reversed(parts))
+
+
 def find_datacenter(content, ref: str) -> Datacenter | None:
     """The datacenter named `ref` (a name, or its path when it is inside folders)."""
-    found = _retrieve(content, content.rootFolder, [vim.Datacenter], ["name"])
-    for item in found:
-        name = item.propSet[0].val
-        if name == ref.strip("/"):
-            return Datacenter(content, item.obj, name)
-    entity = content.searchIndex.FindByInventoryPath(ref.strip("/"))
-    return Datacenter(content, entity, ref.strip("/")) if isinstance(entity, vim.Datacenter) else None
+    wanted = ref.strip("/")
+    entity = content.searchIndex.FindByInventoryPath(wanted)
+    if not isinstance(entity, vim.Datacenter):
+        named = [i.obj for i in _retrieve(content, content.rootFolder, [vim.Datacenter], ["name"])
+                 if i.propSet[0].val == wanted]
+        entity = named[0] if len(named) == 1 else None
+    return Datacenter(content, entity, _inventory_path(content, entity)) if entity is not None else None
 
 
 # --- preflight -------------------------------------------------------------------------------
@@ -258,7 +266,8 @@ def _one(datacenter: Datacenter, kind, variable: str, ref: str, what: str) -> tu
 def _preflight(request: ClusterRequest, content, variables: dict[str, str]) -> list[PreflightFailure]:
     datacenter = find_datacenter(content, variables["VSPHERE_DATACENTER"])
     if datacenter is None:
-        names = sorted(i.propSet[0].val for i in _retrieve(content, content.rootFolder, [vim.Datacenter], ["name"]))
+        names = sorted(_inventory_path(content, i.obj)
+                       for i in _retrieve(content, content.rootFolder, [vim.Datacenter], ["name"]))
         return [PreflightFailure("DatacenterNotFound", (
             f"datacenter {variables['VSPHERE_DATACENTER']!r} (VSPHERE_DATACENTER) not found; "
             f"there are: {_some(names) or 'none'}"))]
