@@ -162,7 +162,7 @@ BAD = {
                                 "names several: host/DC0_C0/Resources, host/DC0_H0/Resources"),
     "missing folder": ({"VSPHERE_FOLDER": "vm/team-b"}, "FolderNotFound", "folder 'vm/team-b' (VSPHERE_FOLDER)"),
     "folder of networks": ({"VSPHERE_FOLDER": "network"}, "FolderNotForVMs", "cannot hold virtual machines"),
-    "no server": ({"VSPHERE_SERVER": f"127.0.0.1:{processes.free_port()}"}, "ServerUnreachable",
+    "no server": ({"VSPHERE_SERVER": f"127.0.0.1:{processes.free_port()}"}, "CloudAPIError",
                   "cannot be reached: ConnectionRefusedError"),
 }
 

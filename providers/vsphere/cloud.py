@@ -125,7 +125,8 @@ def connect(variables, creds: VSphereCredentials) -> Iterator[vim.ServiceInstanc
     except vim.fault.InvalidLogin:
         raise Unreachable("InvalidCredentials", f"{where} refused the user {creds.username!r}") from None
     except _NETWORK_ERRORS as exc:
-        raise Unreachable("ServerUnreachable", f"{where} cannot be reached: {type(exc).__name__}") from None
+        # CloudAPIError: the controller asks again (a vCenter restarting is not a verdict)
+        raise Unreachable("CloudAPIError", f"{where} cannot be reached: {type(exc).__name__}") from None
     try:
         yield instance.RetrieveContent()
     finally:
@@ -159,7 +160,7 @@ class Datacenter:
     """Every entity of one datacenter with its path inside it (`vm/folder/name`), from one query."""
 
     def __init__(self, content, datacenter, path: str):
-        self.content, self.entity, self.path = content, datacenter, path
+        self.entity, self.path = datacenter, path
         self.names, parents = {}, {}
         for item in _retrieve(content, datacenter, [vim.ManagedEntity], ["name", "parent"]):
             props = {p.name: p.val for p in item.propSet}
@@ -170,7 +171,7 @@ class Datacenter:
     def _path(self, obj, parents) -> str:
         parts = []
         while obj is not None and obj != self.entity and obj in self.names:
-            parts.append(urllib.parse.unquote(self.names[obj]))
+            parts.append(self.names[obj])
             obj = parents.get(obj)
         return "/".join(reversed(parts))
 
@@ -237,7 +238,7 @@ def preflight(request: ClusterRequest, credentials: Credentials | None) -> list[
     except vmodl.MethodFault as exc:
         failures = [PreflightFailure("CloudAPIError", f"vSphere API call failed: {_explain(exc)}")]
     except _NETWORK_ERRORS as exc:
-        failures = [PreflightFailure("ServerUnreachable", f"the vSphere server stopped answering: {type(exc).__name__}")]
+        failures = [PreflightFailure("CloudAPIError", f"the vSphere server stopped answering: {type(exc).__name__}")]
     return [PreflightFailure(f.reason, redact(f.message, [creds.password])) for f in failures]
 
 
