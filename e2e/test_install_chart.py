@@ -54,18 +54,21 @@ def test_chart_and_init_install_the_same_objects(helm):
 
 def test_values_reach_the_controller_and_the_server_accepts_them(helm, kubectl, namespace):
     rendered = helm("template", "drover", str(CHART), "--namespace", namespace, "--include-crds",
-                    "--set", "replicas=2,logLevel=debug,metrics.port=9090",
+                    "--set", "replicas=2,logLevel=debug,metrics.port=9090,metrics.host=127.0.0.1",
+                    "--set", "watchNamespaces={team-a,team-b}",
                     "--set", "helm.repositories={https://charts.example.com,oci://registry.example.com/charts}",
                     "--set", "resources.limits.memory=2Gi").stdout
     deployment = objects(rendered)[("Deployment", "drover-controller")]
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert deployment["spec"]["replicas"] == 2 and container["resources"]["limits"]["memory"] == "2Gi"
-    assert container["args"] == ["--metrics-port=9090", "--metrics-host=0.0.0.0", "--leader-elect",
+    assert container["args"] == ["--metrics-port=9090", "--metrics-host=127.0.0.1", "--namespace=team-a",
+                                 "--namespace=team-b", "--leader-elect",
                                  "--helm-repository=https://charts.example.com",
                                  "--helm-repository=oci://registry.example.com/charts", "--verbose"]
     # Every flag the chart renders is one `drover controller` takes, with these values.
     params = controller.make_context("controller", list(container["args"])).params
     assert params["metrics_port"] == 9090 and params["leader_elect"] and params["verbose"]
+    assert params["metrics_host"] == "127.0.0.1" and params["namespaces"] == ("team-a", "team-b")
     assert params["helm_repositories"] == ("https://charts.example.com", "oci://registry.example.com/charts")
     applied = kubectl.run("apply", "--dry-run=server", "-f", "-", input=rendered)
     lines = applied.stdout.splitlines()

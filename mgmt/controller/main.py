@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import socket
@@ -25,8 +26,19 @@ from mgmt.workload import WorkloadClients
 
 @kopf.on.login()
 def login(**kwargs):
-    """The kubeconfig when there is one, else the Pod's service account."""
-    return kopf.login_with_kubeconfig(**kwargs) or kopf.login_with_service_account(**kwargs)
+    """The kubeconfig when there is one, else the Pod's service account.
+
+    kopf's service-account login always dials https://kubernetes.default.svc, which needs the
+    cluster's DNS; like client-go (and our own Kube client), prefer KUBERNETES_SERVICE_HOST/PORT."""
+    info = kopf.login_with_kubeconfig(**kwargs)
+    if info:
+        return info
+    info = kopf.login_with_service_account(**kwargs)
+    host, port = os.environ.get("KUBERNETES_SERVICE_HOST"), os.environ.get("KUBERNETES_SERVICE_PORT")
+    if info and host and port:
+        host = f"[{host}]" if ":" in host else host
+        info = dataclasses.replace(info, server=f"https://{host}:{port}")
+    return info
 
 
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
