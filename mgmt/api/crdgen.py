@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-_KEEP = {"type", "properties", "items", "required", "enum", "pattern", "minimum", "maximum",
+_KEEP = {"type", "properties", "items", "required", "enum", "pattern", "minimum", "maximum", "maxProperties",
          "minLength", "maxLength", "minItems", "maxItems", "description", "default", "format",
          "additionalProperties", "x-kubernetes-validations", "x-kubernetes-list-type",
          "x-kubernetes-list-map-keys", "x-kubernetes-int-or-string",
