@@ -41,6 +41,7 @@ class Case:
     stdin: str | None = None
     namespace: str | None = "ns"
     error_parts: int | None = None  # compare only the first N ": "-separated parts of the error
+    error_sentences: int | None = None  # compare only its first N sentences (Drover names its own providers)
     text: bool = True  # compare the output text, not only the objects it holds
     exit_code: int | None = None  # drover's deliberate exit code (see DELIBERATE in the test)
     deliberate: str | None = None  # a key of DELIBERATE: the case shows an intended difference
@@ -381,6 +382,32 @@ spec:
   nested: [[1, [2]], {a: [b]}]
 """
 
+_TEXT_MORE = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: more
+data:
+  long-single: "QUOTE"
+  long-double: "DOUBLE"
+  long-multi: "MULTI"
+  line-separator: "a\\u2028b"
+  bom: "a\\ufeffb"
+  emoji: "😀 grin"
+  only-spaces: "   "
+  tab-lead: "\\tx"
+  "": empty key
+  "yes": key that reads as a bool
+  "a: b": key with a colon
+  KEYKEY: a key longer than 128 characters
+  nested:
+    list:
+    - - deep
+      - {a: 1}
+    - ""
+    - "multi\\nline in a list"
+"""
+
 _LONG = "x" * 200
 _LONG_SPACES = " ".join(["word"] * 60)
 
@@ -408,6 +435,9 @@ TEMPLATES = [
     Case("tpl/json", (), '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "j"}, '
                           '"data": {"a": "${A:=1}"}}\n'),
     Case("tpl/text-output", (), _TEXT.replace("LONG", _LONG).replace("SPACED", _LONG_SPACES)),
+    Case("tpl/text-output-more", (), _TEXT_MORE.replace("QUOTE", "key: value " * 12)
+         .replace("DOUBLE", "yes" + " word\\t" * 30).replace("MULTI", ("a long line " * 10 + "\\n") * 3)
+         .replace("KEYKEY", "k" * 130)),
     Case("tpl/invalid-yaml-after-substitution", (), _cm("  a: ${A}\n"), env={"A": "[unclosed"},
          error_parts=1),
     Case("tpl/substituted-values", (), _cm(
@@ -432,6 +462,9 @@ TEMPLATES = [
     Case("tpl/bad-substitution", (), _cm("  a: ${}\n"), error_parts=1),
     Case("tpl/separator-with-text", (), _cm("  a: b\n") + "--- text\n" + _cm("  c: d\n", name="cm2"),
          error_parts=1),
+    Case("tpl/next-line", (), _cm('  nel: "a\\x85b"\n', name="nel"), deliberate="nel-kept", ignore=("data",),
+         text=False),
+    Case("tpl/c1-control", (), _cm('  c1: "a\\x80b"\n', name="c1"), exit_code=0, deliberate="c1-controls"),
     Case("tpl/crlf", (), _cm("  a: ${A:=x}\n  b: |\n    two\n    lines\n").replace("\n", "\r\n")),
     Case("tpl/bom", (), "\ufeff" + _cm("  a: b\n")),
     Case("tpl/anchors-and-merge", (), _cm("  a: &v shared\n  b: *v\n", extra="spec: &s {x: 1, y: 2}\n")

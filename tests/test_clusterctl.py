@@ -312,7 +312,7 @@ def test_namespace_from_the_kubeconfig(home, tmp_path, monkeypatch):
     (["c1", "-i", "aws:"], ('invalid provider name "aws:". Provider name should be in the form '
                             "name[:version] and version cannot be empty")),
     (["c1", "-i", "nope"], "failed to get configuration for the InfrastructureProvider with name nope"),
-    (["c1", "-i", "aws", "--flavor", "nope"], "provider 'aws' has no flavor 'nope'"),
+    (["c1", "-i", "aws", "--flavor", "nope"], 'failed to read "cluster-template-nope.yaml" from provider\'s repository "infrastructure-aws"'),
     (["c1", "-i", "local", "--from", "x.yaml"],
      "invalid cluster template source: only one template can be used at time"),
 ])

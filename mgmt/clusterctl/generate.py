@@ -148,10 +148,16 @@ def read_template(options: Options) -> str:
                             f"an infrastructure provider ({', '.join(providers.NAMES)})", True)
     name, _version = parse_provider_name(options.infrastructure)  # one built-in template per provider
     if name not in providers.NAMES:
-        raise GenerateError(f"failed to get configuration for the InfrastructureProvider with name "
-                            f"{name}. Drover's providers are: {', '.join(providers.NAMES)}")
+        raise GenerateError(f"failed to get configuration for the InfrastructureProvider with name {name}. "
+                            f"Drover's providers are: {', '.join(providers.NAMES)}")
+    provider = providers.get(name)
+    flavor = providers.resolve_flavor(name, options.flavor)
+    if flavor not in provider.flavors:
+        file = f"cluster-template-{options.flavor}.yaml"
+        raise GenerateError(f'failed to read "{file}" from provider\'s repository "infrastructure-{name}": '
+                            f"Drover's {name} flavors are: {', '.join(provider.flavors)}")
     try:
-        return providers.get(name).template(providers.resolve_flavor(name, options.flavor))
+        return provider.template(flavor)
     except ProviderError as error:
         raise GenerateError(str(error)) from None
 

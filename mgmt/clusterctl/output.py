@@ -20,6 +20,8 @@ from decimal import Decimal
 from typing import Any
 
 import yaml
+from yaml.emitter import ScalarAnalysis
+from yaml.events import AliasEvent, ScalarEvent
 from yaml.nodes import ScalarNode
 
 from mgmt import kubeyaml
@@ -77,6 +79,11 @@ def go_format_float(value: float, fmt: str) -> str:
         mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
         return f"{sign}{mantissa}e{'-' if exponent < 0 else '+'}{abs(exponent):02d}"
     return sign + format(Decimal(f"{digits}e{exponent - len(digits) + 1}"), "f")
+
+
+def _hex_escape(char: str) -> str:
+    code = ord(char)
+    return f"x{code:02X}" if code <= 0xFF else f"u{code:04X}" if code <= 0xFFFF else f"U{code:08X}"
 
 
 def _shortest(value: float) -> tuple[str, int]:
@@ -171,6 +178,62 @@ class _GoDumper(yaml.SafeDumper):
 
     def ignore_aliases(self, data) -> bool:
         return True
+
+    # -- where go-yaml's emitter differs from PyYAML's (both from libyaml) --
+
+    def analyze_scalar(self, scalar: str):
+        """go-yaml counts characters beyond the BMP, and NEL, as unprintable: double quotes only."""
+        analysis = super().analyze_scalar(scalar)
+        if any(ord(c) > 0xFFFF or c == "\x85" for c in scalar):
+            return ScalarAnalysis(scalar=scalar, empty=analysis.empty, multiline=analysis.multiline,
+                                  allow_flow_plain=False, allow_block_plain=False, allow_single_quoted=False,
+                                  allow_double_quoted=True, allow_block=False)
+        return analysis
+
+    def check_simple_key(self) -> bool:
+        """go-yaml: a key of up to 128 bytes on one line is written `key:`, an empty one too."""
+        if isinstance(self.event, ScalarEvent):
+            if self.analysis is None:
+                self.analysis = self.analyze_scalar(self.event.value)
+            return not self.analysis.multiline and len(self.analysis.scalar.encode()) <= 128
+        return isinstance(self.event, AliasEvent) or self.check_empty_sequence() or self.check_empty_mapping()
+
+    def write_double_quoted(self, text: str, split: bool = True) -> None:
+        """go-yaml's writer: a long line breaks at a space past the width, without PyYAML's `\\`."""
+        self.write_indicator('"', True)
+        spaces = False
+        for i, char in enumerate(text):
+            if _go_escaped(char):
+                self._write("\\" + _GO_ESCAPES.get(char, _hex_escape(char)))
+                spaces = False
+            elif char == " ":
+                if split and not spaces and self.column > self.best_width and 0 < i < len(text) - 1:
+                    self.write_indent()
+                    if text[i + 1] == " ":
+                        self._write("\\")
+                else:
+                    self._write(" ")
+                spaces = True
+            else:
+                self._write(char)
+                spaces = False
+        self.write_indicator('"', False)
+
+    def _write(self, data: str) -> None:
+        self.whitespace = self.indention = False
+        self.column += len(data)
+        self.stream.write(data.encode(self.encoding) if self.encoding else data)
+
+
+_GO_ESCAPES = {"\0": "0", "\a": "a", "\b": "b", "\t": "t", "\n": "n", "\v": "v", "\f": "f", "\r": "r",
+               "\x1b": "e", '"': '"', "\\": "\\", "\x85": "N", "\xa0": "_", "\u2028": "L", "\u2029": "P"}
+
+
+def _go_escaped(char: str) -> bool:
+    """go-yaml's double-quoted writer escapes what is not printable, a BOM, line breaks, `"` and `\\`."""
+    code = ord(char)
+    printable = (0x20 <= code <= 0x7E or 0xA0 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD)
+    return not printable or code == 0xFEFF or char in _GO_ESCAPES
 
 
 _GoDumper.add_representer(str, _GoDumper.represent_str)
