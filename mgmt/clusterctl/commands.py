@@ -58,12 +58,14 @@ def generate():
               help="Read the template from a file, an http(s) URL, or '-' for standard input "
                    "instead of a provider.")
 @click.option("-n", "--target-namespace", default="",
-              help="The namespace of the workload cluster's objects (default: the current namespace "
-                   "of the kubeconfig, else 'default').")
+              help="The namespace of the workload cluster's objects (default: the namespace of the "
+                   "kubeconfig's current context, 'default' if it names none; an error if there is no "
+                   "kubeconfig or no such context, as with clusterctl).")
 @click.option("--kubernetes-version", default="",
               help="Sets KUBERNETES_VERSION (default: from the environment or the config file).")
 @click.option("--control-plane-machine-count", metavar="INTEGER", default=None,
-              help="Sets CONTROL_PLANE_MACHINE_COUNT (default: environment, config file, else 1).")
+              help="Sets CONTROL_PLANE_MACHINE_COUNT (default: environment, config file, else 1); read as "
+                   "Go reads integers (0x10 and 1_000 are numbers, ' 2' is not).")
 @click.option("--worker-machine-count", metavar="INTEGER", default=None,
               help="Sets WORKER_MACHINE_COUNT (default: environment, config file, else 0).")
 @click.option("--list-variables", is_flag=True,
@@ -71,8 +73,8 @@ def generate():
 @click.option("--write-to", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the manifests to this file instead of standard output.")
 @click.option("--config", "config_path", metavar="PATH|URL",
-              help="clusterctl's config file (default: $XDG_CONFIG_HOME/cluster-api/clusterctl.yaml, "
-                   "then ~/.cluster-api/clusterctl.yaml).")
+              help="clusterctl's config file, YAML, JSON or TOML by its extension (default: clusterctl.json, "
+                   ".toml, .yaml or .yml in $XDG_CONFIG_HOME/cluster-api, then in ~/.cluster-api).")
 @click.option("--kubeconfig", type=click.Path(dir_okay=False),
               help="Only to find the current namespace (default: $KUBECONFIG or ~/.kube/config).")
 @click.option("--kubeconfig-context", help="The kubeconfig context whose namespace to use.")
