@@ -16,6 +16,11 @@ def good_fleet(name: str = "valid") -> dict:
                  "credentialsRef": {"name": "aws"}, "workers": [{"name": "md-0", "replicas": 2}]},
                 {"name": "b", "provider": "local", "kubernetesVersion": "v1.35.8"},
             ],
+            "clusterSets": [
+                {"name": "edge", "count": 3, "regions": ["eu-west-1"],
+                 "template": {"provider": "aws", "kubernetesVersion": "v1.33.4", "credentialsRef": {"name": "aws"}},
+                 "overrides": [{"name": "edge-eu-west-1-2", "workers": [{"name": "md-0", "replicas": 3}]}]},
+            ],
             "stack": {"components": [{"name": "base", "manifests": "apiVersion: v1\nkind: ConfigMap\n"
                                       "metadata: {name: x}\n"}]},
         },
@@ -53,7 +58,7 @@ CASES = [
     ("version-format", mutate("spec.clusters.0.kubernetesVersion", "1.33"), "spec.clusters[0].kubernetesVersion"),
     ("version-missing", mutate("spec.clusters.1.kubernetesVersion", delete=True),
      "spec.clusters[1].kubernetesVersion: Required value"),
-    ("unknown-provider", mutate("spec.clusters.0.provider", "vsphere"), "spec.clusters[0].provider: Unsupported value"),
+    ("unknown-provider", mutate("spec.clusters.0.provider", "openstack"), "spec.clusters[0].provider: Unsupported value"),
     ("flavor-of-other-provider", mutate("spec.clusters.0.flavor", "gke"), "spec.clusters[0].flavor"),
     ("negative-replicas", mutate("spec.clusters.0.workers.0.replicas", -1), "spec.clusters[0].workers[0].replicas"),
     ("too-many-replicas", mutate("spec.clusters.0.workers.0.replicas", 5000), "spec.clusters[0].workers[0].replicas"),
@@ -71,6 +76,17 @@ CASES = [
      "spec.stack.components[0]"),
     ("depends-on-unknown", mutate("spec.stack.components.0.dependsOn", ["ghost"]), "spec.stack.components"),
     ("fleet-name-too-long", mutate("metadata.name", "f" * 50), "metadata.name"),
+    ("set-count-and-names", mutate("spec.clusterSets.0.names", ["x"]), "spec.clusterSets[0]: Invalid value"),
+    ("set-count-too-big", mutate("spec.clusterSets.0.count", 20000), "spec.clusterSets[0].count"),
+    ("set-names-too-long", mutate("spec.clusterSets.0.regions", ["r" * 36]), "longer than 40 characters"),
+    ("set-cloud-without-region", mutate("spec.clusterSets.0.regions", delete=True), "spec.clusterSets[0].regions"),
+    ("set-reserved-variable", mutate("spec.clusterSets.0.template.variables", {"NAMESPACE": "kube-system"}),
+     "spec.clusterSets[0].template.variables"),
+    ("override-reserved-variable", mutate("spec.clusterSets.0.overrides.0.variables", {"CLUSTER_NAME": "x"}),
+     "spec.clusterSets[0].overrides[0].variables"),
+    ("inline-name-in-a-set", mutate("spec.clusters.1.name", "edge-9"), "spec.clusters"),
+    ("set-name-in-another-set", lambda f: f["spec"]["clusterSets"].append(
+        {**f["spec"]["clusterSets"][0], "name": "edge-eu"}) or f, "spec.clusterSets"),
 ]
 
 

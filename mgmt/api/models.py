@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from providers.base import RESERVED_VARIABLES
@@ -25,6 +25,7 @@ FLEET_LABEL = "fleet.drover.dev/fleet"
 #: The Fleet's namespace, on objects that may live elsewhere (a CAPI provider's credentials).
 FLEET_NAMESPACE_LABEL = "fleet.drover.dev/namespace"
 CLUSTER_NAME_LABEL = "cluster.x-k8s.io/cluster-name"
+CLUSTER_SET_LABEL = "fleet.drover.dev/cluster-set"  # on clusters a ClusterSet made
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 K8S_VERSION = r"^v[0-9]+\.[0-9]+\.[0-9]+$"
 DURATION = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
@@ -88,10 +89,10 @@ class LocalObjectReference(Model):
     name: str = Field(pattern=DNS_LABEL, max_length=253)
 
 
-class ClusterSpec(Model):
-    model_config = ConfigDict(json_schema_extra=lambda schema, _: schema.update(_cluster_rules()))
-    name: str = Field(pattern=DNS_LABEL, max_length=40,
-                      description="Name of the Cluster API Cluster (unique in the Fleet's namespace).")
+class ClusterTemplate(Model):
+    """A cluster without its name: what a ClusterSet makes each of its clusters from."""
+
+    model_config = ConfigDict(json_schema_extra=lambda schema, _: schema.update(_template_rules()))
     provider: Literal["aws", "gcp", "azure", "digitalocean", "packet", "vsphere", "local"]
     flavor: str | None = Field(None, max_length=40, description="Template flavor; the provider's default if unset.")
     region: str | None = Field(None, max_length=64, pattern=REGION)
@@ -111,6 +112,12 @@ class ClusterSpec(Model):
     skip_preflight: bool = Field(False, description=(
         "Create the cluster without asking the cloud first (for management clusters that cannot "
         "reach the cloud's API). Credentials are still read and handed to the CAPI provider."))
+
+
+class ClusterSpec(ClusterTemplate):
+    model_config = ConfigDict(json_schema_extra=lambda schema, _: schema.update(_cluster_rules()))
+    name: str = Field(pattern=DNS_LABEL, max_length=40,
+                      description="Name of the Cluster API Cluster (unique in the Fleet's namespace).")
 
 
 class LabelSelectorRequirement(Model):
@@ -252,25 +259,145 @@ def _flavor_rules() -> list[dict]:
     return rules
 
 
-def _cluster_rules() -> dict:
-    clouds = ", ".join(f"'{p}'" for p in PROVIDERS if p != "local")
+CLOUDS = ", ".join(f"'{p}'" for p in PROVIDERS if p != "local")
+
+
+def _template_rules() -> dict:
+    """What a ClusterSet's template must hold (its region may come from the set's regions)."""
     return cel(
         *_flavor_rules(),
-        rule(f"!(self.provider in [{clouds}]) || has(self.region)", "region is required for cloud providers",
-             ".region"),
-        rule(f"!(self.provider in [{clouds}]) || has(self.credentialsRef)",
+        rule(f"!(self.provider in [{CLOUDS}]) || has(self.credentialsRef)",
              "credentialsRef is required for cloud providers", ".credentialsRef"),
     )
 
 
+def _cluster_rules() -> dict:
+    rules = _template_rules()["x-kubernetes-validations"]
+    return cel(*rules, rule(f"!(self.provider in [{CLOUDS}]) || has(self.region)",
+                            "region is required for cloud providers", ".region"))
+
+
+class ClusterOverride(Model):
+    """What one generated cluster changes of its set's template: labels and variables are merged
+    over the template's, the other fields replace it."""
+
+    name: str = Field(pattern=DNS_LABEL, max_length=40, description="The generated cluster's name.")
+    region: str | None = Field(None, max_length=64, pattern=REGION)
+    kubernetes_version: str | None = Field(None, pattern=K8S_VERSION, max_length=20)
+    control_plane: ControlPlane | None = None
+    workers: list[WorkerPool] | None = Field(None, max_length=20, json_schema_extra={
+        "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]})
+    labels: dict[str, str] = Field(default_factory=dict)
+    variables: dict[str, Annotated[str, Field(max_length=1024, pattern=VARIABLE_VALUE)]] = Field(
+        default_factory=dict, json_schema_extra={"maxProperties": 100, **cel(_reserved_rule())})
+    deletion_policy: Literal["Delete", "Orphan"] | None = None
+
+
+def _set_rules() -> dict:
+    longest = ("size(self.name)"
+               " + (has(self.regions) ? self.regions.map(r, size(r) + 1).max() : 0)"
+               " + (has(self.count) ? size(string(self.count)) + 1 : 0)"
+               " + (has(self.names) ? self.names.map(n, size(n) + 1).max() : 0)")
+    return cel(
+        rule("!(has(self.count) && has(self.names))", "a ClusterSet takes count or names, not both"),
+        rule("has(self.count) || has(self.names) || has(self.regions)",
+             "a ClusterSet needs count, names or regions"),
+        rule(f"{longest} <= 40", "the generated cluster names would be longer than 40 characters "
+             "(name, region, number or entry, joined by dashes)"),
+        rule(f"!(self.template.provider in [{CLOUDS}]) || has(self.template.region) || has(self.regions)",
+             "region (in the template, or regions) is required for cloud providers", ".regions"),
+    )
+
+
+class ClusterSet(Model):
+    """Many clusters from one template, named `<name>[-<region>][-<number or entry>]`: a count
+    (1..count), a list of names, a list of regions, or regions crossed with either."""
+
+    model_config = ConfigDict(json_schema_extra=lambda schema, _: schema.update(_set_rules()))
+    name: str = Field(pattern=DNS_LABEL, max_length=30, description="The set's name: its clusters' name prefix.")
+    count: int | None = Field(None, ge=1, le=10000, description="Clusters <name>-1 ... <name>-<count>.")
+    names: list[Annotated[str, Field(pattern=DNS_LABEL, max_length=38)]] | None = Field(
+        None, min_length=1, max_length=10000, json_schema_extra={"x-kubernetes-list-type": "set"},
+        description="Clusters <name>-<entry>.")
+    regions: list[Annotated[str, Field(pattern=REGION, max_length=38)]] | None = Field(
+        None, min_length=1, max_length=100, json_schema_extra={"x-kubernetes-list-type": "set"},
+        description="The template in each of these regions: <name>-<region>[-<number or entry>].")
+    template: ClusterTemplate
+    # Bounded by the apiserver's CEL cost budget (each override's variables are checked).
+    overrides: list[ClusterOverride] = Field(default_factory=list, max_length=1000, json_schema_extra={
+        "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]})
+
+    @model_validator(mode="after")
+    def _overrides_name_clusters(self) -> ClusterSet:
+        names = {name for name, _ in self.cluster_names()}
+        unknown = [o.name for o in self.overrides if o.name not in names]
+        if unknown:
+            raise ValueError(f"clusterSets[{self.name}].overrides name no cluster of the set: {', '.join(unknown[:5])}")
+        return self
+
+    def cluster_names(self) -> list[tuple[str, str | None]]:
+        """(name, region) of every cluster of the set, in order."""
+        return set_cluster_names(self.name, self.count, self.names, self.regions)
+
+    def expand(self) -> list[ClusterSpec]:
+        base = self.template.model_dump(by_alias=True, exclude_none=True)
+        base["labels"] = {**base.get("labels", {}), CLUSTER_SET_LABEL: self.name}
+        overrides = {o.name: o.model_dump(by_alias=True, exclude_none=True) for o in self.overrides}
+        clusters = []
+        for name, region in self.cluster_names():
+            fields = {**base, "name": name, **({"region": region} if region else {})}
+            change = overrides.get(name)
+            if change:
+                fields |= {k: v for k, v in change.items() if k not in ("labels", "variables")}
+                fields["labels"] = {**fields["labels"], **change.get("labels", {})}
+                fields["variables"] = {**fields.get("variables", {}), **change.get("variables", {})}
+            clusters.append(ClusterSpec.model_validate(fields))
+        return clusters
+
+
 class FleetSpec(Model):
+    model_config = ConfigDict(json_schema_extra=cel(
+        rule("!has(self.clusterSets) || !has(self.clusters) || self.clusterSets.all(s, "
+             "self.clusters.all(c, !c.name.startsWith(s.name + '-') && c.name != s.name))",
+             "an inline cluster's name may not be a ClusterSet's name or start with it and a dash "
+             "(their names could collide)", ".clusters"),
+        rule("!has(self.clusterSets) || self.clusterSets.all(a, self.clusterSets.all(b, "
+             "a.name == b.name || !b.name.startsWith(a.name + '-')))",
+             "a ClusterSet's name may not start with another's name and a dash (their names could collide)",
+             ".clusterSets"),
+    ))
     clusters: list[ClusterSpec] = Field(default_factory=list, max_length=5000, json_schema_extra={
         "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]})
+    cluster_sets: list[ClusterSet] = Field(default_factory=list, max_length=20, json_schema_extra={
+        "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]}, description=(
+        "Many clusters declared in a few lines: each set makes clusters from one template. "
+        "Set names may not be prefixes of each other."))
     selector: LabelSelector | None = Field(None, description=(
         "Adopt existing Cluster API Clusters in this namespace whose labels match."))
     stack: Stack = Field(default_factory=Stack)
     rollout: Rollout = Field(default_factory=Rollout)
     health: Health = Field(default_factory=Health)
+
+    def declared(self) -> list[ClusterSpec]:
+        """Every cluster the Fleet declares: `clusters`, then each set's."""
+        return [*self.clusters, *(c for s in self.cluster_sets for c in s.expand())]
+
+
+def set_cluster_names(name: str, count: int | None, names: list[str] | None,
+                      regions: list[str] | None) -> list[tuple[str, str | None]]:
+    """(name, region) of every cluster of a ClusterSet, in order."""
+    entries: list[str | None] = [str(n) for n in range(1, count + 1)] if count else list(names or [None])
+    return [("-".join(p for p in (name, region, entry) if p), region)
+            for region in (regions or [None]) for entry in entries]
+
+
+def declared_names(spec: dict) -> set[str]:
+    """The names of the clusters a Fleet's spec (as stored) declares, without validating it."""
+    names = {c.get("name") for c in spec.get("clusters") or []}
+    for cluster_set in spec.get("clusterSets") or []:
+        names.update(n for n, _ in set_cluster_names(cluster_set.get("name", ""), cluster_set.get("count"),
+                                                     cluster_set.get("names"), cluster_set.get("regions")))
+    return names - {None}
 
 
 # ---------------------------------------------------------------------------

@@ -74,7 +74,8 @@ class FleetRuntime:
         self.fleet: dict | None = None
         self.generation: int | None = None
         self.requests: dict[str, object] = {}
-        self.cluster_specs: dict[str, ClusterSpec] = {}
+        self.cluster_specs: dict[str, ClusterSpec] = {}  # every declared cluster, by name
+        self._declared_generation: int | None = None
         self.failures: dict[str, int] = {}  # loop or cluster -> failures in a row
 
     # -- the loops ------------------------------------------------------------
@@ -157,9 +158,8 @@ class FleetRuntime:
         if self.fleet is None:
             await self._resume()
         spec = FleetSpec.model_validate(fleet.get("spec") or {})
-        declared = {c.name: c for c in spec.clusters}
-        self.cluster_specs = declared
-        outcomes = await asyncio.gather(*(self._reconcile_cluster(fleet, c) for c in spec.clusters))
+        declared = self._declared(spec, fleet["metadata"].get("generation"))
+        outcomes = await asyncio.gather(*(self._reconcile_cluster(fleet, c) for c in declared.values()))
         # Without knowing which clusters are adopted, nothing may be taken out as departed.
         adopt_done, adopted = await self._attempt("adopt", lambda: self._adopt(fleet, spec, set(declared)), retry=True)
         if adopt_done:
@@ -170,6 +170,13 @@ class FleetRuntime:
             facts.record_outcome(outcome)
         self.fleet = fleet  # from now on the stack and probe loops work on this fleet
         await self.write_status()
+
+    def _declared(self, spec: FleetSpec, generation: int | None) -> dict[str, ClusterSpec]:
+        """Every declared cluster by name, expanded once per generation of the Fleet."""
+        if generation is None or generation != self._declared_generation:
+            self.cluster_specs = {c.name: c for c in spec.declared()}
+            self._declared_generation = generation
+        return self.cluster_specs
 
     async def _resume(self) -> None:
         """After a (re)start: take what the members' statuses say as the last known facts, so

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from mgmt.api.models import declared_names
+
 PREFLIGHT_CONDITION = "PreflightPassed"
 #: Set by the controller when a cluster's objects could not be rendered or applied.
 APPLIED_CONDITION = "ClusterObjectsApplied"
@@ -200,7 +202,7 @@ def _names(members: list[dict]) -> str:
 
 
 def _counts(fleet: dict, members: list[dict], by_phase: dict[str, list[dict]]) -> dict:
-    declared = {c.get("name") for c in (fleet.get("spec") or {}).get("clusters") or []}
+    declared = declared_names(fleet.get("spec") or {})
     present = {_cluster(m) for m in members if not _deleting(m)}
     missing = len(declared - present)
     stack_ready = sum(1 for m in by_phase["Ready"] if _stack_ready(m.get("status") or {}))

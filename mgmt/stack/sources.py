@@ -68,7 +68,8 @@ class MgmtSources:
             raise SourceError(f"the Fleets of {self.namespace} (to tell credentials Secrets) could not be "
                               f"read: {error.message or error}") from None
         return {((cluster.get("credentialsRef") or {}).get("name"))
-                for fleet in fleets for cluster in (fleet.get("spec") or {}).get("clusters") or []} - {None}
+                for fleet in fleets for cluster in (fleet.get("spec") or {}).get("clusters") or []
+                + [s.get("template") or {} for s in (fleet.get("spec") or {}).get("clusterSets") or []]} - {None}
 
     async def contents(self, ref: SourceRef) -> list[tuple[str, bytes]]:
         """(key, content) of the referenced key, or of every key in key order."""
