@@ -207,7 +207,7 @@ def hostile_kubeconfigs(server: str, marker: Path) -> dict[str, tuple[dict, str]
     def config(cluster: dict | None = None, user: dict | None = None) -> dict:
         return {"apiVersion": "v1", "kind": "Config", "current-context": "x",
                 "clusters": [{"name": "x", "cluster": {"server": server, **(cluster or {})}}],
-                "users": [{"name": "x", "user": user or {}}],
+                "users": [{"name": "x", "user": {"token": TOKEN, **(user or {})}}],
                 "contexts": [{"name": "x", "context": {"cluster": "x", "user": "x"}}]}
     return {
         "kc-exec": (config(user={"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": "/bin/sh",
@@ -242,6 +242,7 @@ GOOD = yaml.safe_dump({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"na
                        "data": {"cluster": "{{ cluster.name }}"}})
 STOLEN = yaml.safe_dump({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "stolen"}, "data": {"a": "b"}})
 SOURCE = "fleet.drover.dev/stack-source"
+TOKEN = "hostile-kubeconfig-token-7f3a9c"  # in every hostile kubeconfig: must never be shown
 # component -> what its Failed message must say (each fails on the good member; "fine" is applied)
 COMPONENTS = {
     "unlabelled": ({"manifestsFrom": [{"kind": "ConfigMap", "name": "plain-bundle"}]},
@@ -353,6 +354,18 @@ def test_nothing_ran_nothing_leaked_and_nothing_outside_the_namespace_was_writte
     assert not outside, outside
     ours = [w for w in writes if w["objectRef"].get("namespace") == NS]
     assert {w["objectRef"]["resource"] for w in ours} <= {"fleets", "fleetmembers", "events"}, ours
+
+
+def test_no_credential_reaches_logs_events_or_status(hostile, controller):
+    """The kubeconfigs' token and the stolen bundle appear in no controller log line, Event or
+    member status (all of the namespace's, as the API serves them)."""
+    texts = {"controller log": controller.logs(),
+             "events": hostile.kubectl("get", "events", "-n", NS, "-o", "json"),
+             "fleetmembers": hostile.kubectl("get", "fleetmembers", "-n", NS, "-o", "json"),
+             "fleet": hostile.kubectl("get", "fleet", "hostile", "-n", NS, "-o", "json")}
+    for where, text in texts.items():
+        for secret in (TOKEN, base64.b64encode(TOKEN.encode()).decode(), "stolen.yaml", "touch "):
+            assert secret not in text, f"{secret!r} in {where}"
 
 
 # -- FleetMember names that used to collide -----------------------------------------------------
