@@ -418,6 +418,19 @@ TEMPLATES = [
     Case("tpl/crd-conversion-webhook", (), _CRD, deliberate="typed-round-trip", ignore=("status",), text=False),
     Case("tpl/webhook-unknown-version", (), _WEBHOOKS.replace("admissionregistration.k8s.io/v1\nkind: Mut",
                                                                 "admissionregistration.k8s.io/v9\nkind: Mut")),
+    Case("tpl/certificate-odd-dns-names", (), "apiVersion: cert-manager.io/v1\nkind: Certificate\n"
+         "metadata: {name: c, namespace: x}\nspec: {dnsNames: [a.x.svc, 5]}\n", error_parts=3),
+    Case("tpl/certificate-null-spec", (), "apiVersion: cert-manager.io/v1\nkind: Certificate\n"
+         "metadata: {name: c, namespace: x}\nspec:\n"),
+    Case("tpl/binding-subjects-not-a-list", (), "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\n"
+         "metadata: {name: rb}\nroleRef: {kind: Role, name: r}\nsubjects: {kind: User, name: u}\n", error_parts=1),
+    Case("tpl/binding-label-not-a-string", (), "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\n"
+         "metadata: {name: rb, labels: {a: 1}}\nroleRef: {kind: Role, name: r}\n", error_parts=1),
+    Case("tpl/binding-no-subjects", (), "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\n"
+         "metadata: {name: crb}\nroleRef: {kind: ClusterRole, name: r}\nsubjects: []\n"),
+    Case("tpl/webhook-v1beta1", (), _WEBHOOKS.replace("admissionregistration.k8s.io/v1\n",
+                                                     "admissionregistration.k8s.io/v1beta1\n")),
+    Case("tpl/multiline-value", (), _cm("  a: ${A}\n  b: '${A}'\n"), env={"A": "one\n  two"}, error_parts=1),
     Case("tpl/namespace-object", (), "apiVersion: v1\nkind: Namespace\nmetadata: {name: whatever}\n"),
     Case("tpl/cluster-scoped-keeps-namespace", (),
          "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: r, namespace: x}\n"

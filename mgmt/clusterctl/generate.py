@@ -245,10 +245,20 @@ def _fix_namespace(obj: dict, namespace: str) -> None:
     elif kind in _WEBHOOK_KINDS:
         _fix_webhooks(obj, kind, version, namespace)
     elif kind == "Certificate":
-        dns_names = (obj.get("spec") or {}).get("dnsNames") if isinstance(obj.get("spec"), dict) else None
-        if isinstance(dns_names, list) and all(isinstance(n, str) for n in dns_names):
-            old, new = f".{original if isinstance(original, str) else ''}.", f".{namespace}."
-            obj["spec"]["dnsNames"] = [n.replace(old, new, 1) for n in dns_names]
+        _fix_certificate(obj, original if isinstance(original, str) else "", namespace)
+
+
+def _fix_certificate(obj: dict, original: str, namespace: str) -> None:
+    """A cert-manager Certificate's DNS names name services in the original namespace."""
+    dns_names = _map(obj.get("spec")).get("dnsNames")
+    if dns_names is None:
+        return
+    if not isinstance(dns_names, list) or not all(isinstance(n, str) for n in dns_names):
+        name = _map(obj.get("metadata")).get("name", "")
+        raise GenerateError(f"failed to set the TargetNamespace in the template: failed to get .spec.dnsNames "
+                            f"from Certificate {namespace}/{name}: .spec.dnsNames accessor error: "
+                            "a list of strings is expected")
+    obj["spec"]["dnsNames"] = [n.replace(f".{original}.", f".{namespace}.", 1) for n in dns_names]
 
 
 _OBJECT_META = frozenset((
@@ -260,6 +270,9 @@ _OBJECT_META = frozenset((
 def _as_typed_binding(obj: dict) -> None:
     """clusterctl edits a binding as an rbac/v1 object (converted and back): fields the type does
     not know are dropped, and so are a subject's empty optional ones; roleRef's are all written."""
+    if problem := _binding_type_problem(obj):
+        raise GenerateError("failed to set the TargetNamespace in the template: unable to convert unstructured "
+                            f"object to rbac.authorization.k8s.io/v1, Kind={obj['kind']}: {problem}")
     for key in [k for k in obj if k not in ("apiVersion", "kind", "metadata", "subjects", "roleRef")]:
         del obj[key]
     if isinstance(obj.get("metadata"), dict):
@@ -271,6 +284,27 @@ def _as_typed_binding(obj: dict) -> None:
         obj["subjects"] = subjects
     role = _map(obj.get("roleRef"))
     obj["roleRef"] = {k: role.get(k, "") for k in ("apiGroup", "kind", "name")}
+
+
+def _binding_type_problem(obj: dict) -> str | None:
+    """What the conversion to rbac/v1 would refuse: a field of another type than the Go type's."""
+    metadata, subjects, role = obj.get("metadata"), obj.get("subjects"), obj.get("roleRef")
+    if metadata is not None and not isinstance(metadata, dict):
+        return "metadata is not an object"
+    for field in ("labels", "annotations"):
+        value = _map(metadata).get(field)
+        if value is not None and not (isinstance(value, dict) and all(isinstance(v, str) for v in value.values())):
+            return f"metadata.{field} is not a map of strings"
+    if subjects is not None and not (isinstance(subjects, list) and all(_string_fields(s) for s in subjects)):
+        return "subjects is not a list of subjects"
+    if role is not None and not _string_fields(role):
+        return "roleRef is not a role reference"
+    return None
+
+
+def _string_fields(value) -> bool:
+    return isinstance(value, dict) and all(isinstance(value.get(k, ""), str)
+                                           for k in ("kind", "apiGroup", "name", "namespace"))
 
 
 _WEBHOOK_KINDS = ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "CustomResourceDefinition")
