@@ -43,6 +43,8 @@ DELIBERATE = {
                     "(clusterctl: 1 with cobra's)",
     "typed-round-trip": "clusterctl edits a CustomResourceDefinition as a Go object, converted and back, which "
                         "adds an empty `status`; Drover moves the same namespaces and adds nothing",
+    "config-url-anywhere": "--config URL works without a $XDG_CONFIG_HOME/cluster-api folder (clusterctl "
+                           "downloads the file there and fails when the folder is missing)",
     "c1-controls": "a C1 control character (U+0080 to U+009F) in a string is written escaped (clusterctl fails: "
                    "\"control characters are not allowed\")",
     "nel-kept": "a NEL (U+0085) in a string stays a NEL (clusterctl's JSON-to-YAML round trip folds it into "
@@ -111,7 +113,17 @@ def _repository_config(provider: str) -> str:
 HTTP_CASE = corpus.Case("http/from-url", ("--from", "{url}/t.yaml"), files={"t.yaml": corpus._cm("  a: b\n")},
                         deliberate="http-from", clusterctl_args=("--from", "t.yaml"))
 
-CASES = _provider_cases() + corpus.CASES + [HTTP_CASE]
+# clusterctl downloads a config file from any http(s) URL (into its config folder), as Drover reads it.
+HTTP_CONFIG_CASES = [
+    corpus.Case("http/config-url", ("--config", "{url}/clusterctl.yaml"), corpus._cm("  a: ${A}\n"),
+                files={"xdg/cluster-api/.keep": ""}),
+    # clusterctl saves the download into $XDG_CONFIG_HOME/cluster-api and fails when that is missing.
+    corpus.Case("http/config-url-no-config-folder", ("--config", "{url}/clusterctl.yaml"), corpus._cm("  a: ${A}\n"),
+                exit_code=0, deliberate="config-url-anywhere"),
+]
+SERVED = {"t.yaml": corpus._cm("  a: b\n"), "clusterctl.yaml": "A: from the web\n"}
+
+CASES = _provider_cases() + corpus.CASES + [HTTP_CASE, *HTTP_CONFIG_CASES]
 
 
 # -- running both tools ------------------------------------------------------------------------------
@@ -198,7 +210,8 @@ def _relative(text: str, directory: Path) -> str:
 def http_url(tmp_path_factory):
     """A file server on 127.0.0.1 for the http(s) --from case; stopped with the module."""
     root = tmp_path_factory.mktemp("served")
-    (root / "t.yaml").write_text(HTTP_CASE.files["t.yaml"])
+    for name, text in SERVED.items():
+        (root / name).write_text(text)
     handler = functools.partial(_QuietHandler, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
