@@ -13,6 +13,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+OUTER = ("(mgmt/cli.py)", "(mgmt/controller/main.py)", "(click/core.py)", "(asyncio/runners.py)",
+         "(asyncio/base_events.py)", "(asyncio/events.py)")
 IDLE_LEAVES = ("(selectors.py:",)  # the event loop waiting for I/O
 _LINE = re.compile(r":\d+\)$")
 
@@ -28,10 +30,12 @@ class Profile:
         return self.busy / self.samples if self.samples else 0.0
 
     def top(self, counter: Counter, n: int, only: str = "") -> list[tuple[str, float]]:
-        """The n largest entries (as shares of the busy samples), of functions in files under `only`."""
+        """The n largest entries (as shares of the busy samples), of functions in files under `only`
+        (the process's entry frames, on every stack, left out)."""
         if not self.busy:
             return []
-        chosen = [(name, count) for name, count in counter.most_common() if f"({only}" in name][:n]
+        chosen = [(name, count) for name, count in counter.most_common()
+                  if f"({only}" in name and not name.endswith(OUTER)][:n]
         return [(name, count / self.busy) for name, count in chosen]
 
     def text(self, counter: Counter, n: int, only: str = "") -> str:
