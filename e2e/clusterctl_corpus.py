@@ -146,6 +146,13 @@ CONFIG = [
     _config_case("config/not-a-map", "c.yaml", "- A\n- B\n", error_parts=1),
     _config_case("config/unparseable", "c.yaml", "A: [\n", error_parts=1),
     _config_case("config/tabs", "c.yaml", "A: tabbed\t# a comment\nB:\t[x,\ty]\t# tabs as separators\n"),
+    _config_case("config/multi-document", "c.yaml", "A: first\n---\nA: second\nB: second\n"),
+    _config_case("config/anchors-and-merge", "c.yaml", "base: &b {A: merged, B: merged-b}\n<<: *b\nB: own\n"),
+    _config_case("config/merge-list", "c.yaml", "x: &x {A: from-x, B: from-x}\ny: &y {A: from-y}\n<<: [*y, *x]\n"),
+    _config_case("config/anchor-value", "c.yaml", "X: &v shared\nA: *v\n"),
+    _config_case("config/numeric-key", "c.yaml", "1: one\nA: a\n"),
+    _config_case("config/json-nested", "c.json", '{"A": {"x": 1}, "B": null}', exit_code=3,
+                 deliberate="missing-input-exit-3"),
     _config_case("config/empty", "c.yaml", "", exit_code=3, deliberate="missing-input-exit-3"),
     _config_case("config/lowercase-key", "c.yaml", "a: lower\nb: also\n"),
     _config_case("config/null-value", "c.yaml", "A:\nB: ~\n", exit_code=3, deliberate="missing-input-exit-3"),
@@ -487,6 +494,11 @@ TEMPLATES = [
          env={"LOWER": "from-env", "MIXED_CASE": "mixed"}),
     Case("tpl/nested-defaults", ("--list-variables",), _cm("  a: ${A:=${B:=${C}}}\n  b: ${D:-x${E}y}\n")),
     Case("tpl/write-to", ("--write-to", "out.yaml"), _cm("  a: ${CLUSTER_NAME}\n")),
+    Case("tpl/variable-in-comment", ("--list-variables",), _cm("  a: b # uses ${IN_COMMENT}\n")
+         + "# ${ALSO_IN_COMMENT:=x}\n"),
+    Case("tpl/envsubst-edges", (), _cm(
+        "  a: '${A:=x}}'\n  b: '${A/a/\\/}'\n  c: '${B:-${A}-${A}}'\n  d: '${A%%}'\n  e: '${A#}'\n"
+        "  f: '${A,}'\n  g: '${#A}'\n"), env={"A": "abca"}),
     Case("tpl/from-stdin", ("--from", "-"), None, stdin=_cm("  a: ${CLUSTER_NAME}\n")),
     Case("tpl/from-missing-file", ("--from", "nothere.yaml"), None, exit_code=3,
          deliberate="missing-input-exit-3"),

@@ -155,23 +155,37 @@ else:  # pragma: no cover - PyYAML built without libyaml
 
 
 def _yaml(text: str) -> dict:
-    """The top-level map as go-yaml v3 decodes it into map[string]interface{} (what viper does)."""
-    node = yaml.compose(text, Loader=_Loader)
+    """The top-level map of the first document as go-yaml v3 decodes it into map[string]interface{}
+    (what viper does): duplicate keys refused, `<<` merges maps without overriding keys."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_node() if loader.check_node() else None
+    finally:
+        loader.dispose()
     if node is None:
         return {}
     if not isinstance(node, MappingNode):
         kind = "!!seq" if isinstance(node, SequenceNode) else f"!!str `{node.value}`"
         raise _ParseError(f"yaml: unmarshal errors:\n  line {node.start_mark.line + 1}: cannot unmarshal "
-                         f"{kind} into map[string]interface {{}}")
+                          f"{kind} into map[string]interface {{}}")
     values: dict[str, Any] = {}
     seen: dict[str, int] = {}
+    merges = []
     for key_node, value_node in node.value:
+        if key_node.tag == "drover:plain" and key_node.value == "<<":
+            merges.append(value_node)
+            continue
         key = str(key_node.value)
         if key in seen:
-            raise ValueError(f'yaml: unmarshal errors:\n  line {key_node.start_mark.line + 1}: mapping key '
-                             f'"{key}" already defined at line {seen[key]}')
+            raise _ParseError(f'yaml: unmarshal errors:\n  line {key_node.start_mark.line + 1}: mapping key '
+                              f'"{key}" already defined at line {seen[key]}')
         seen[key] = key_node.start_mark.line + 1
         values[key] = _yaml_value(value_node) if isinstance(value_node, ScalarNode) else []
+    for merge in merges:
+        for mapping in merge.value if isinstance(merge, SequenceNode) else [merge]:
+            for key_node, value_node in mapping.value if isinstance(mapping, MappingNode) else []:
+                values.setdefault(str(key_node.value),
+                                  _yaml_value(value_node) if isinstance(value_node, ScalarNode) else [])
     return values
 
 
