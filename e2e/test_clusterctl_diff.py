@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import providers
 from e2e import clusterctl_corpus as corpus
 from mgmt import kubeyaml, toolchain
 from mgmt.cli import main
@@ -50,6 +51,8 @@ DELIBERATE = {
     "nel-kept": "a NEL (U+0085) in a string stays a NEL (clusterctl's JSON-to-YAML round trip folds it into "
                 "a space)",
     "no-panic": "`${V:1:-2}` (a negative substring length) is an error naming it (clusterctl: a Go panic)",
+    "managed-flavor": "--flavor managed names the provider's managed-Kubernetes flavor (eks, gke, aks), as a Fleet's "
+                      "flavor does",
     "http-from": "--from reads any http(s) URL (clusterctl: GitHub URLs only, through the GitHub API)",
     "offline-provider": "-i PROVIDER needs no version, no management cluster and no network: Drover ships each "
                         "provider's templates (clusterctl: a version, or the management cluster's inventory, "
@@ -90,6 +93,14 @@ def _provider_cases() -> list[corpus.Case]:
     cases.append(corpus.Case("provider/no-such-flavor", ("-i", f"{provider}:{REPO_VERSION}", "--flavor", "nope",
                                                          "--config", "clusterctl.yaml"), files=repository,
                              error_parts=1))
+    for managed, flavor in providers.MANAGED_ALIASES.items():  # Drover's own name for each managed flavor
+        template = ROOT / "providers" / managed / "templates" / f"cluster-template-{flavor}.yaml"
+        cases.append(corpus.Case(
+            f"provider/{managed}/managed-alias", ("-i", f"{managed}:{REPO_VERSION}", "--flavor", "managed", "--config",
+                                                  "clusterctl.yaml", "--list-variables"),
+            files={"clusterctl.yaml": _repository_config(managed), **_repository(managed, template)},
+            deliberate="managed-flavor", clusterctl_args=("-i", f"{managed}:{REPO_VERSION}", "--flavor", flavor,
+                                                          "--config", "clusterctl.yaml", "--list-variables")))
     cases.append(corpus.Case("provider/no-such-provider", ("-i", "nope:v1.0.0"), error_sentences=1))
     cases.append(corpus.Case(
         "provider/no-version", ("-i", provider, "--config", "clusterctl.yaml", "--list-variables"),

@@ -65,7 +65,7 @@ def load_config(location: str | None = None) -> dict[str, Any]:
     is --config. The format is the file's extension (YAML for an http(s) URL, as clusterctl saves
     what it downloads as a .yaml file)."""
     if location:
-        if "://" not in location and location != "-" and not Path(location).expanduser().exists():
+        if "://" not in location and not Path(location).exists():
             raise ConfigError(f"{_READ_ERROR}: failed to check if clusterctl config file exists: "
                               f"stat {location}: no such file or directory", missing=True)
         text = sources.read(location)
