@@ -8,6 +8,11 @@ Each case tries one attack or malformed field and expects either
   (an `exec` kubeconfig would have made a file), nothing reached the workload cluster but the good
   component, and the controller wrote nothing outside the Fleet's namespace (audit log).
 
+The member cases run a controller of their own that authenticates as a ServiceAccount's user,
+bound to exactly the shipped ClusterRoles (manifests/install/rbac.yaml) on the session's
+apiserver (--authorization-mode=RBAC): the apiserver proves those rules enough for adoption,
+probes, the stack and status, and any write beyond them would fail.
+
 Plus the two Fleets whose FleetMember names used to collide (`a-b` + `c`, `a` + `b-c`).
 """
 
@@ -22,14 +27,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from e2e.fixtures.controller import wait_for
+from e2e.fixtures.controller import ControllerProcess, wait_for
 from mgmt.controller.members import member_name
+from mgmt.localkube import kubeconfig_dict
 from providers.base import RESERVED_VARIABLES
 
 # Not a namespace the e2e controller watches: a Fleet that wrongly got through stays inert.
 ADMISSION_NS = "hostile-admission"
-NS = "fleet-hostile"        # watched by the e2e controller (fleet-*)
-COLLIDE_NS = "fleet-collide"
+# Watched only by this module's controller (the session's watches fleet-* and local-*).
+NS = "hostile-members"
+COLLIDE_NS = "hostile-collide"
+SERVICE_ACCOUNT = f"system:serviceaccount:{NS}:drover"
+RBAC = Path(__file__).parent.parent / "manifests" / "install" / "rbac.yaml"
 WAIT = 180
 
 
@@ -285,11 +294,47 @@ class Hostile:
         return self.kubectl("get", "fleet,fleetmembers,clusters", "-n", NS, "-o", "wide", check=False)
 
 
+def shipped_roles() -> list[dict]:
+    """The ClusterRoles of the shipped RBAC, and bindings of the controller's two to our ServiceAccount."""
+    docs = [d for d in yaml.safe_load_all(RBAC.read_text().replace("${DROVER_NAMESPACE}", NS))
+            if d["kind"] == "ClusterRole"]
+    bindings = [{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                 "metadata": {"name": f"{NS}-{role}"},
+                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+                 "subjects": [{"kind": "ServiceAccount", "name": "drover", "namespace": NS}]}
+                for role in ("drover-controller", "drover-controller-secrets")]
+    return docs + bindings
+
+
 @pytest.fixture(scope="module")
-def hostile(kubectl, controller, local_provider, simulator_url, audit, tmp_path_factory):
+def restricted_controller(kubectl, mgmt, tmp_path_factory):
+    """`drover controller` as the ServiceAccount's user (a client certificate of the session's CA
+    naming it, as its token would), with only the shipped RBAC, watching this module's namespaces."""
+    tmp = tmp_path_factory.mktemp("restricted")
+    for namespace in (NS, COLLIDE_NS):
+        kubectl("create", "namespace", namespace)
+    roles = shipped_roles()
+    kubectl.apply(roles)
+    server = mgmt.apiserver(audit=True)
+    pair = server.client_pair(SERVICE_ACCOUNT, ("system:serviceaccounts", f"system:serviceaccounts:{NS}"))
+    config = tmp / "controller.kubeconfig"
+    config.write_text(yaml.safe_dump(kubeconfig_dict(server.name, server.url, (server.pki_dir / "ca.crt").read_bytes(),
+                                                     pair.cert_pem, pair.key_pem, "drover")))
+    assert kubectl("auth", "can-i", "create", "pods", f"--as={SERVICE_ACCOUNT}", "-n", NS,
+                   check=False).strip() == "no"
+    proc = ControllerProcess(config, tmp / "controller.log", {"AWS_EC2_METADATA_DISABLED": "true"},
+                             namespaces=(NS, COLLIDE_NS))
+    proc.start()
+    yield proc
+    proc.stop()
+    kubectl("delete", "clusterrolebinding", *(d["metadata"]["name"] for d in roles
+                                               if d["kind"] == "ClusterRoleBinding"), check=False)
+
+
+@pytest.fixture(scope="module")
+def hostile(kubectl, restricted_controller, local_provider, simulator_url, audit, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hostile")
     marker = tmp / "exec-ran"
-    kubectl("create", "namespace", NS)
     mark = audit.mark()
     kubectl.apply(simulated_cluster("good"))
     wait_for(lambda: kubectl.run("get", "secret", "good-kubeconfig", "-n", NS, check=False).returncode == 0,
@@ -305,6 +350,7 @@ def hostile(kubectl, controller, local_provider, simulator_url, audit, tmp_path_
     yield Hostile(kubectl, tmp, marker, mark, kubeconfigs)
     kubectl("delete", "fleet", "hostile", "-n", NS, "--wait=false", check=False)
     kubectl("delete", "clusters", "--all", "-n", NS, "--wait=false", check=False)
+    kubectl("delete", "namespace", NS, "--wait=false", check=False)
 
 
 def test_the_good_member_goes_ready_with_the_good_component(hostile):
@@ -340,7 +386,8 @@ def test_a_hostile_kubeconfig_fails_its_member_naming_the_setting(hostile, clust
     assert hostile.member("good")["status"]["phase"] == "Ready"
 
 
-def test_nothing_ran_nothing_leaked_and_nothing_outside_the_namespace_was_written(hostile, audit):
+def test_nothing_ran_nothing_leaked_and_nothing_outside_the_namespace_was_written(hostile, audit,
+                                                                                  restricted_controller):
     wait_for(lambda: hostile.component("path-escape").get("phase") == "Failed", WAIT, what="the stack synced")
     assert not hostile.marker.exists(), "the exec kubeconfig's command ran"
     workload = hostile.kubectl.for_cluster("good", NS, hostile.tmp)
@@ -348,18 +395,23 @@ def test_nothing_ran_nothing_leaked_and_nothing_outside_the_namespace_was_writte
     assert "stolen" not in configmaps and "fine" in configmaps
     secrets = [s["metadata"]["name"] for s in workload.get_json("secrets", "-A")["items"]]
     assert not [s for s in secrets if "kubeconfig" in s], secrets
-    writes = audit.writes(hostile.mark)
+    writes = audit.writes(hostile.mark, user=SERVICE_ACCOUNT)
+    assert writes, "the audit log shows no write of the controller's ServiceAccount"
     outside = [(w["verb"], w["objectRef"].get("resource"), w["objectRef"].get("namespace"), w["objectRef"].get("name"))
                for w in writes if w["objectRef"].get("namespace") in (None, "kube-system", "default", "kube-public")]
     assert not outside, outside
     ours = [w for w in writes if w["objectRef"].get("namespace") == NS]
     assert {w["objectRef"]["resource"] for w in ours} <= {"fleets", "fleetmembers", "events"}, ours
+    forbidden = [w for w in writes if (w.get("responseStatus") or {}).get("code") == 403]
+    assert not forbidden, f"the shipped RBAC refused the controller: {forbidden[:3]}"
+    refused = [line for line in restricted_controller.logs().splitlines() if "Forbidden" in line]
+    assert not refused, f"the shipped RBAC refused the controller a read: {refused[:3]}"
 
 
-def test_no_credential_reaches_logs_events_or_status(hostile, controller):
+def test_no_credential_reaches_logs_events_or_status(hostile, restricted_controller):
     """The kubeconfigs' token and the stolen bundle appear in no controller log line, Event or
     member status (all of the namespace's, as the API serves them)."""
-    texts = {"controller log": controller.logs(),
+    texts = {"controller log": restricted_controller.logs(),
              "events": hostile.kubectl("get", "events", "-n", NS, "-o", "json"),
              "fleetmembers": hostile.kubectl("get", "fleetmembers", "-n", NS, "-o", "json"),
              "fleet": hostile.kubectl("get", "fleet", "hostile", "-n", NS, "-o", "json")}
@@ -370,10 +422,9 @@ def test_no_credential_reaches_logs_events_or_status(hostile, controller):
 
 # -- FleetMember names that used to collide -----------------------------------------------------
 
-def test_fleets_a_b_and_a_keep_their_own_members(kubectl, controller):
+def test_fleets_a_b_and_a_keep_their_own_members(kubectl, restricted_controller):
     """Fleet `a-b` adopting cluster `c` and Fleet `a` adopting cluster `b-c`: both members were
     `a-b-c`; now each Fleet has its own, owned by it alone."""
-    kubectl("create", "namespace", COLLIDE_NS)
     try:
         for cluster, team in (("c", "ab"), ("b-c", "a")):
             obj = copy.deepcopy(bare_cluster(cluster))
