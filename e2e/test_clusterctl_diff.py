@@ -8,29 +8,28 @@ objects as data (both read with mgmt.kubeyaml) and as text. clusterctl's behavio
 expectation; where Drover differs on purpose the case names an entry of DELIBERATE (the README's
 "Differences from clusterctl" says the same).
 
-clusterctl runs in threads, all at once, before the first comparison; Drover runs in this process
-(click's test runner, with the environment and working directory of the case) because a Python
-start per case would cost more than the whole comparison.
+clusterctl runs in threads, all at once, before the first comparison; Drover runs in one worker
+process (click's test runner, with the environment and working directory of each case) because a
+Python start per case would cost more than the whole comparison.
 """
 
 from __future__ import annotations
 
 import functools
 import http.server
-import os
+import json
 import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 import providers
 from e2e import clusterctl_corpus as corpus
 from mgmt import kubeyaml, toolchain
-from mgmt.cli import main
 from mgmt.templating import list_variables
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -189,20 +188,47 @@ def _clusterctl(command: list[str], directory: Path, env: dict[str, str], stdin:
                _written(command, directory))
 
 
-def _drover(command: list[str], directory: Path, env: dict[str, str], stdin: str | None) -> Run:
-    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+#: Drover's side: one Python process running the CLI in-process case after case, each with the
+#: case's environment and working directory (which a process-wide change would otherwise share
+#: with every other test of the session).
+_WORKER = """
+import json, os, sys, traceback
+from click.testing import CliRunner
+from mgmt.cli import main
+for line in sys.stdin:
+    job = json.loads(line)
     os.environ.clear()
-    os.environ.update(env)
-    os.chdir(directory)
-    try:
-        result = CliRunner().invoke(main, command, input=stdin)
-    finally:
-        os.chdir(saved_cwd)
-        os.environ.clear()
-        os.environ.update(saved_env)
+    os.environ.update(job["env"])
+    os.chdir(job["cwd"])
+    result = CliRunner().invoke(main, job["command"], input=job["stdin"])
+    crash = None
     if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return Run(result.exit_code, _relative(result.stdout, directory), _relative(result.stderr, directory),
+        crash = "".join(traceback.format_exception(result.exception))
+    print(json.dumps({"code": result.exit_code, "stdout": result.stdout, "stderr": result.stderr,
+                      "crash": crash}), flush=True)
+"""
+
+
+@pytest.fixture(scope="module")
+def drover_worker():
+    worker = subprocess.Popen([sys.executable, "-c", _WORKER], cwd=ROOT, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    yield worker
+    worker.stdin.close()
+    try:
+        worker.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+
+
+def _drover(worker, command: list[str], directory: Path, env: dict[str, str], stdin: str | None) -> Run:
+    job = {"command": command, "cwd": str(directory), "env": env, "stdin": stdin}
+    worker.stdin.write(json.dumps(job) + "\n")
+    worker.stdin.flush()
+    result = json.loads(worker.stdout.readline())
+    assert result["crash"] is None, result["crash"]
+    return Run(result["code"], _relative(result["stdout"], directory), _relative(result["stderr"], directory),
                _written(command, directory))
 
 
@@ -271,10 +297,11 @@ def test_case_names_are_unique_and_deliberate_keys_known():
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_same_as_clusterctl(case, clusterctl_runs, tmp_path, http_url):
+def test_same_as_clusterctl(case, clusterctl_runs, drover_worker, tmp_path, http_url):
     theirs, own = clusterctl_runs[case.name]
     directory = tmp_path / "case"
-    ours = _drover(_prepare(case, directory, http_url), directory, _environment(case, directory), case.stdin)
+    ours = _drover(drover_worker, _prepare(case, directory, http_url), directory, _environment(case, directory),
+                   case.stdin)
 
     if own is not None:  # a deliberate difference: clusterctl cannot do what the case asks
         assert own.code != 0, f"clusterctl now does this too ({case.deliberate}): {own.stdout}"
