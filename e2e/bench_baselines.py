@@ -18,7 +18,7 @@ from e2e.bench_stack import BenchStack, crs_configmaps
 from e2e.simulator.resources import BUILTIN
 from mgmt import kubeyaml
 from mgmt.api.models import FLEET_LABEL
-from mgmt.kube import Kube
+from mgmt.kube import Kube, Unreachable
 from mgmt.workload import kubeconfig_secret_name
 
 CRS_API = "addons.cluster.x-k8s.io/v1beta2"
@@ -91,7 +91,10 @@ async def run_crs(kube: Kube, stack: BenchStack, namespace: str, fleet: str, clu
     count = len(stack.components)
     done = 0
     while time.monotonic() < deadline:
-        bindings = await kube.list(CRS_API, "ClusterResourceSetBinding", namespace)
+        try:
+            bindings = await kube.list(CRS_API, "ClusterResourceSetBinding", namespace)
+        except Unreachable:  # a busy management API: poll on (the deadline bounds a broken one)
+            continue
         done = applied_bindings(bindings, name, count)
         progress("crs", done)
         if done >= clusters:

@@ -43,7 +43,7 @@ from mgmt.api.models import API_VERSION
 from mgmt.controller.runtime import PROBE_CONCURRENCY
 from mgmt.health.aggregate import aggregate, member_phase
 from mgmt.health.probes import probe_member
-from mgmt.kube import Kube, KubeError
+from mgmt.kube import Kube, KubeError, Unreachable
 from mgmt.workload import WorkloadClients
 
 SIM_NS, SIM_FLEET = "bench", "bench"
@@ -135,6 +135,19 @@ def cluster_names(fleet: dict) -> list[str]:
 
 
 UNWELL_SEEN: dict[str, str] = {}  # reason -> the first message seen, for the table
+MGMT_TIMEOUT = 60.0
+SLOW_POLLS: list[str] = []  # the bench's own reads of the management API that timed out
+
+
+async def patiently(read, what: str, default):
+    """A read of the management API whose timeout means "busy", not broken: logged, counted,
+    and `default` stands in until the next poll."""
+    try:
+        return await read
+    except Unreachable as error:
+        SLOW_POLLS.append(what)
+        log(f"{what}: no answer ({error}); polling on")
+        return default
 
 
 async def fleet_counts(kube: Kube, namespace: str, name: str, generation: int = 0) -> dict:
@@ -158,7 +171,8 @@ async def wait_counts(kube: Kube, namespace: str, name: str, key: str, target: i
     started, last_log, reached = time.monotonic(), 0.0, 0
     while True:
         elapsed = time.monotonic() - started
-        reached = (await fleet_counts(kube, namespace, name, generation)).get(key, 0)
+        counts = await patiently(fleet_counts(kube, namespace, name, generation), f"GET Fleet {name}", None)
+        reached = counts.get(key, 0) if counts is not None else reached
         if series is not None:
             series.append((round(elapsed, 1), reached))
         if reached >= target:
@@ -251,7 +265,7 @@ class ScaleRun:
 
     async def simulated(self) -> None:
         n = self.size.members
-        kube = await Kube.from_kubeconfig(str(self.plane.kubeconfig))
+        kube = await Kube.from_kubeconfig(str(self.plane.kubeconfig), timeout=MGMT_TIMEOUT)
         requests = Requests(self.plane.apiserver().audit_log)
         controller = self.controller(SIM_NS, "controller")
         try:
@@ -465,7 +479,7 @@ class ScaleRun:
     # -- sizes ----------------------------------------------------------------------------------
 
     async def fleet_sizes(self) -> None:
-        kube = await Kube.from_kubeconfig(str(self.plane.kubeconfig))
+        kube = await Kube.from_kubeconfig(str(self.plane.kubeconfig), timeout=MGMT_TIMEOUT)
         try:
             await kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SIZE_NS}})
             for clusters in (10_000, 5_000):
@@ -492,7 +506,7 @@ class ScaleRun:
 
     async def real(self) -> None:
         k = self.size.real
-        kube = await Kube.from_kubeconfig(str(self.plane.kubeconfig))
+        kube = await Kube.from_kubeconfig(str(self.plane.kubeconfig), timeout=MGMT_TIMEOUT)
         controller = self.controller(REAL_NS, "controller-real")
         label = f"real {k}: "
         try:
@@ -609,6 +623,10 @@ def run(root: Path, table: Table, size: Size) -> None:
         elif size.real:
             asyncio.run(scale.real())
         slope_between_runs(results, size)
+        if SLOW_POLLS:
+            results.add("health", f"the bench's own reads of the management API that took over {MGMT_TIMEOUT:.0f} s",
+                        f"{len(SLOW_POLLS)} ({', '.join(sorted(set(SLOW_POLLS)))})", "mgmt_read_timeouts",
+                        len(SLOW_POLLS))
         for reason, example in UNWELL_SEEN.items():
             results.add("health", f"members seen unwell at some point: {reason} (first)", example)
     finally:
