@@ -18,9 +18,14 @@ Plus the two Fleets whose FleetMember names used to collide (`a-b` + `c`, `a` + 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import json
+import ssl
+import threading
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +33,9 @@ import pytest
 import yaml
 
 from e2e.fixtures.controller import ControllerProcess, wait_for
+from mgmt import metrics
 from mgmt.controller.members import member_name
+from mgmt.kube import Kube
 from mgmt.localkube import kubeconfig_dict
 from providers.base import RESERVED_VARIABLES
 
@@ -418,6 +425,56 @@ def test_no_credential_reaches_logs_events_or_status(hostile, restricted_control
     for where, text in texts.items():
         for secret in (TOKEN, base64.b64encode(TOKEN.encode()).decode(), "stolen.yaml", "touch "):
             assert secret not in text, f"{secret!r} in {where}"
+
+
+# -- metrics beyond localhost ---------------------------------------------------------------------
+
+def scrape(port: int, token: str | None) -> int:
+    request = urllib.request.Request(f"https://127.0.0.1:{port}/metrics")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # a certificate made at start
+    try:
+        with urllib.request.urlopen(request, timeout=10, context=context) as answer:
+            return answer.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_metrics_beyond_localhost_answer_only_tokens_the_apiserver_allows(kubectl, restricted_controller):
+    """The controller's reviews (as its ServiceAccount, shipped RBAC) against the real apiserver:
+    a ServiceAccount bound to drover-metrics-reader reads /metrics, another does not."""
+    for name in ("scraper", "stranger"):
+        kubectl("create", "serviceaccount", name, "-n", NS)
+    binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+               "metadata": {"name": f"{NS}-metrics-reader"},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                           "name": "drover-metrics-reader"},
+               "subjects": [{"kind": "ServiceAccount", "name": "scraper", "namespace": NS}]}
+    kubectl.apply(binding)
+    tokens = {name: kubectl("create", "token", name, "-n", NS).strip() for name in ("scraper", "stranger")}
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    kube = asyncio.run_coroutine_threadsafe(Kube.from_kubeconfig(str(restricted_controller.kubeconfig)),
+                                            loop).result(30)
+    server = metrics.serve(0, "127.0.0.1", metrics.Reviewer(kube, loop), metrics.self_signed_context())
+    try:
+        port = server.server_port
+        assert scrape(port, None) == 401
+        assert scrape(port, tokens["stranger"]) == 403
+        assert scrape(port, tokens["scraper"][:-4] + "AAAA") == 403  # a forged signature
+        assert scrape(port, tokens["scraper"]) == 200
+    finally:
+        server.shutdown()
+        server.server_close()
+        asyncio.run_coroutine_threadsafe(kube.close(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+        kubectl("delete", "clusterrolebinding", f"{NS}-metrics-reader", check=False)
+    assert not [line for line in restricted_controller.logs().splitlines() if tokens["scraper"] in line]
 
 
 # -- FleetMember names that used to collide -----------------------------------------------------

@@ -1,11 +1,25 @@
 """Prometheus metrics of the controller, on a registry of its own (so tests and embedding
-never collide with the process-wide default registry)."""
+never collide with the process-wide default registry).
+
+On localhost (the default) /metrics is open. Anywhere else it is served as controller-runtime's
+secure metrics are: over TLS (a certificate made at start), and only to a bearer token the
+management cluster authenticates (TokenReview) whose user may `get` the non-resource URL
+/metrics (SubjectAccessReview; the shipped ClusterRole drover-metrics-reader grants it).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import ipaddress
+import logging
+import ssl
+import threading
 import time
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
 
 from mgmt.health.aggregate import PHASES
 
@@ -73,7 +87,107 @@ def forget_fleet(namespace: str, fleet: str) -> None:
         pass
 
 
-def serve(port: int, host: str = "127.0.0.1"):
-    """Serve /metrics in a background thread; returns the server (call `.shutdown()` to stop)."""
-    server, _thread = start_http_server(port, addr=host, registry=REGISTRY)
+log = logging.getLogger("drover.metrics")
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Reviewer:
+    """Whether a bearer token may read /metrics, asked of the management cluster (TokenReview,
+    then SubjectAccessReview for `get` on /metrics). Answers are kept `ttl` seconds per token
+    digest; the token itself is kept nowhere and never logged."""
+
+    def __init__(self, kube, loop: asyncio.AbstractEventLoop, ttl: float = 10.0, timeout: float = 10.0):
+        self.kube, self.loop, self.ttl, self.timeout = kube, loop, ttl, timeout
+        self._answers: dict[str, tuple[float, bool]] = {}
+
+    def allowed(self, token: str) -> bool:
+        """From the server's threads; the reviews run on the controller's event loop."""
+        key = hashlib.sha256(token.encode()).hexdigest()
+        kept = self._answers.get(key)
+        if kept and kept[0] > time.monotonic():
+            return kept[1]
+        try:
+            answer = asyncio.run_coroutine_threadsafe(self.review(token), self.loop).result(self.timeout)
+        except Exception as error:  # noqa: BLE001 - no answer is a refusal
+            log.warning("metrics: could not review a token (%s)", type(error).__name__)
+            return False
+        self._answers[key] = (time.monotonic() + self.ttl, answer)
+        return answer
+
+    async def review(self, token: str) -> bool:
+        review = await self.kube.create({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
+                                         "metadata": {}, "spec": {"token": token}})
+        status = review.get("status") or {}
+        if not status.get("authenticated"):
+            return False
+        user = status.get("user") or {}
+        access = await self.kube.create({
+            "apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "metadata": {},
+            "spec": {"user": user.get("username"), "uid": user.get("uid"), "groups": user.get("groups") or [],
+                     "extra": user.get("extra") or {},
+                     "nonResourceAttributes": {"path": "/metrics", "verb": "get"}}})
+        return bool((access.get("status") or {}).get("allowed"))
+
+
+def _guarded(app, reviewer: Reviewer):
+    def guarded(environ, start_response):
+        scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            start_response("401 Unauthorized", [("Content-Type", "text/plain"), ("WWW-Authenticate", "Bearer")])
+            return [b"a bearer token is required\n"]
+        if not reviewer.allowed(token.strip()):
+            start_response("403 Forbidden", [("Content-Type", "text/plain")])
+            return [b"this token may not read /metrics\n"]
+        return app(environ, start_response)
+    return guarded
+
+
+def self_signed_context() -> ssl.SSLContext:
+    """A server TLS context with a certificate made now, its key only in memory."""
+    from mgmt import pki
+    from mgmt.workload import memory_file
+
+    ca = pki.new_ca("drover-metrics")
+    pair = pki.issue(ca, "drover-controller-metrics", dns_names=("localhost",), server=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    with memory_file(pair.cert_pem + ca.cert_pem + pair.key_pem) as path:
+        context.load_cert_chain(path)
+    return context
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+
+def serve(port: int, host: str = "127.0.0.1", reviewer: Reviewer | None = None,
+          tls: ssl.SSLContext | None = None):
+    """Serve /metrics in a background thread; returns the server (`.shutdown()` stops it,
+    `.server_port` is the port). With `reviewer`, only tokens it allows get an answer."""
+    app = make_wsgi_app(REGISTRY)
+    if reviewer is not None:
+        app = _guarded(app, reviewer)
+    server = make_server(host, port, app, _Server, handler_class=_Quiet)
+    if tls is not None:
+        # The handshake happens in each request's thread, so a silent client blocks no other.
+        server.socket = tls.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
     return server
+
+
+def serve_for(port: int, host: str, kube, loop: asyncio.AbstractEventLoop):
+    """`serve` as the controller runs it: open on localhost, else TLS and token reviews."""
+    if is_loopback(host):
+        return serve(port, host)
+    return serve(port, host, Reviewer(kube, loop), self_signed_context())

@@ -132,7 +132,7 @@ def ssl_context(access: Access) -> ssl.SSLContext:
     except (ssl.SSLError, UnicodeDecodeError):
         raise BadKubeconfig("certificate-authority-data holds no PEM certificate") from None
     if access.certificate is not None:
-        with _memory_file(access.certificate + b"\n" + access.key) as path:
+        with memory_file(access.certificate + b"\n" + access.key) as path:
             try:
                 context.load_cert_chain(path)
             except ssl.SSLError:
@@ -142,7 +142,7 @@ def ssl_context(access: Access) -> ssl.SSLContext:
 
 
 @contextlib.contextmanager
-def _memory_file(data: bytes):
+def memory_file(data: bytes):
     """A path to `data` that exists in memory only (memfd: no directory entry, no disk)."""
     fd = os.memfd_create("drover-client-cert", os.MFD_CLOEXEC)
     try:

@@ -94,8 +94,9 @@ async def run(namespaces: tuple[str, ...], metrics_port: int | None, metrics_hos
     clients = WorkloadClients(kube)
     handlers.SHARED = Shared(kube, clients, StackEngine(kube, clients, helm=Helm(policy=helm_policy)))
     if metrics_port is not None:
-        server = metrics.serve(metrics_port, metrics_host)
-        logging.getLogger("drover.controller").info("metrics on http://%s:%d/metrics", metrics_host,
+        server = metrics.serve_for(metrics_port, metrics_host, kube, asyncio.get_running_loop())
+        scheme = "http" if metrics.is_loopback(metrics_host) else "https (bearer tokens reviewed)"
+        logging.getLogger("drover.controller").info("metrics on %s://%s:%d/metrics", scheme, metrics_host,
                                                     server.server_port)
     try:
         await operate(namespaces, kube, election)
@@ -112,7 +113,8 @@ async def run(namespaces: tuple[str, ...], metrics_port: int | None, metrics_hos
 @click.option("--metrics-port", type=int, default=None,
               help="Serve Prometheus metrics on PORT (0 picks a free port).")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True,
-              help="Address the metrics endpoint listens on (0.0.0.0 in a Pod).")
+              help="Address the metrics endpoint listens on (0.0.0.0 in a Pod: then over TLS, to "
+                   "bearer tokens allowed to get /metrics only).")
 @click.option("--helm-repository", "helm_repositories", multiple=True, envvar="DROVER_HELM_REPOSITORIES",
               help="Chart repository (http(s):// or oci:// prefix) Fleets may use (repeatable; "
                    "$DROVER_HELM_REPOSITORIES, space-separated; default: any).")
