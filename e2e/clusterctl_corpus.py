@@ -499,6 +499,8 @@ TEMPLATES = [
          env={"LOWER": "from-env", "MIXED_CASE": "mixed"}),
     Case("tpl/nested-defaults", ("--list-variables",), _cm("  a: ${A:=${B:=${C}}}\n  b: ${D:-x${E}y}\n")),
     Case("tpl/write-to", ("--write-to", "out.yaml"), _cm("  a: ${CLUSTER_NAME}\n")),
+    Case("tpl/write-to-missing-folder", ("--write-to", "nowhere/out.yaml"), _cm("  a: b\n")),
+    Case("tpl/write-to-directory", ("--write-to", "home"), _cm("  a: b\n")),
     Case("tpl/variable-in-comment", ("--list-variables",), _cm("  a: b # uses ${IN_COMMENT}\n")
          + "# ${ALSO_IN_COMMENT:=x}\n"),
     Case("tpl/envsubst-edges", (), _cm(

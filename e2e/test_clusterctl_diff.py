@@ -143,7 +143,7 @@ class Run:
     code: int
     stdout: str
     stderr: str
-    written: str | None = None  # the --write-to file's content
+    written: str | None = None  # the --write-to file's permissions and content
 
     @property
     def error(self) -> str:
@@ -236,7 +236,7 @@ def _written(command: list[str], directory: Path) -> str | None:
     if "--write-to" not in command:
         return None
     path = directory / command[command.index("--write-to") + 1]
-    return path.read_text() if path.exists() else None
+    return f"mode {path.stat().st_mode & 0o777:o}\n{path.read_text()}" if path.is_file() else None
 
 
 def _relative(text: str, directory: Path) -> str:

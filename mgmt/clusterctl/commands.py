@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 from pathlib import Path
 
 import click
@@ -70,7 +71,7 @@ def generate():
               help="Sets WORKER_MACHINE_COUNT (default: environment, config file, else 0).")
 @click.option("--list-variables", is_flag=True,
               help="Print the template's variables instead of the manifests.")
-@click.option("--write-to", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--write-to", type=click.Path(path_type=Path),
               help="Write the manifests to this file instead of standard output.")
 @click.option("--config", "config_path", metavar="PATH|URL",
               help="clusterctl's config file, YAML, JSON or TOML by its extension (default: clusterctl.json, "
@@ -120,9 +121,20 @@ def generate_cluster(name, infrastructure, flavor, url, target_namespace, kubern
     except gen.GenerateError as error:
         raise CommandError(str(error), EXIT_MISSING_INPUT if error.missing_input else EXIT_FAILED) from None
     if write_to:
-        write_to.write_text(output)
+        _write_file(write_to, output)
     else:
         click.echo(output, nl=False)
+
+
+def _write_file(path: Path, text: str) -> None:
+    """As clusterctl writes it: os.WriteFile(path, data, 0600), so a new file is the user's alone."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(text)
+    except OSError as error:
+        reason = (error.strerror or str(error)).lower()
+        raise CommandError(f"failed to write to destination file: open {path}: {reason}") from None
 
 
 def _kubeconfig_namespace(kubeconfig: str | None, context: str | None) -> str:
