@@ -494,6 +494,21 @@ class ScaleRun:
                 except KubeError as error:
                     outcome = f"refused: HTTP {error.status} {str(error.message or error)[:300]}"
                 self.add("fleet size", "  creating it in the apiserver", outcome, f"fleet_create_{clusters}", outcome)
+            fleet = {"apiVersion": API_VERSION, "kind": "Fleet", "metadata": {"name": "size-set", "namespace": SIZE_NS},
+                     "spec": {"stack": {"components": self.stack.fleet_components},
+                              "clusterSets": [{"name": "s", "count": 10_000, "template": {
+                                  "provider": "local", "flavor": "simulated", "kubernetesVersion": K8S_VERSION,
+                                  "workers": [{"name": "md-0", "replicas": NODES}]}}]}}
+            size = len(json.dumps(fleet, separators=(",", ":")))
+            self.add("fleet size", "Fleet object, a clusterSet of 10,000 + the stack", f"{size / 1024:,.1f} KiB",
+                     "fleet_bytes_set_10000", size)
+            try:
+                await kube.create(fleet)
+                outcome = "created"
+                await kube.delete(API_VERSION, "Fleet", "size-set", SIZE_NS)
+            except KubeError as error:
+                outcome = f"refused: HTTP {error.status} {str(error.message or error)[:300]}"
+            self.add("fleet size", "  creating it in the apiserver", outcome, "fleet_create_set_10000", outcome)
             synthetic_fleet, members = synthetic_members(10_000)
             status = aggregate(synthetic_fleet, members, now="2026-01-02T00:00:00Z")
             size = len(json.dumps({"status": status}, separators=(",", ":")))
@@ -623,6 +638,9 @@ def run(root: Path, table: Table, size: Size) -> None:
         elif size.real:
             asyncio.run(scale.real())
         slope_between_runs(results, size)
+        load = os.getloadavg()
+        results.add("setup", "host load average at the end (1, 5, 15 min; 2 cores, shared)",
+                    ", ".join(f"{x:.1f}" for x in load), "load_average_end", load)
         if SLOW_POLLS:
             results.add("health", f"the bench's own reads of the management API that took over {MGMT_TIMEOUT:.0f} s",
                         f"{len(SLOW_POLLS)} ({', '.join(sorted(set(SLOW_POLLS)))})", "mgmt_read_timeouts",
