@@ -2,5 +2,6 @@
 
 `config` finds and reads clusterctl's config file and resolves variables the way clusterctl's
 variables client does; `generate` turns a template (a built-in provider's, a file's or a URL's)
-into the YAML `clusterctl generate cluster` would print; `commands` holds the click commands.
+into the objects `clusterctl generate cluster` would print, and `output` writes them as its
+go-yaml does; `commands` holds the click commands.
 """

@@ -4,8 +4,9 @@ The template comes from exactly one source: a built-in provider's (`--infrastruc
 `--flavor`) or `--from`. The flags become the variables CLUSTER_NAME, NAMESPACE,
 KUBERNETES_VERSION, CONTROL_PLANE_MACHINE_COUNT and WORKER_MACHINE_COUNT with clusterctl's
 validation and defaults; every other variable comes from the environment or the config file.
-The result is re-serialised as clusterctl does (sorted keys, comments gone) with every
-namespaced object moved into the target namespace.
+The objects move into the target namespace as clusterctl's fixTargetNamespace moves them, and
+are written as clusterctl writes them (`output`). e2e/test_clusterctl_diff.py holds all of it to
+the real clusterctl.
 """
 
 from __future__ import annotations
