@@ -30,8 +30,8 @@ SECRETS = {
               "AZURE_SUBSCRIPTION_ID": "00000000-0000-0000-0000-0000000000s1"},
     "digitalocean": {"DIGITALOCEAN_ACCESS_TOKEN": "dop_v1_everyprovidertoken0001"},
     "packet": {"PACKET_API_KEY": "every-packet-api-key-0001"},
-}
     "vsphere": {"username": "administrator@vsphere.local", "password": "every-vsphere-password-01"},
+}
 POOL = [{"name": "md-0", "replicas": 2}]
 
 
@@ -57,12 +57,12 @@ CLUSTERS = [
     cluster("do-kubeadm", "digitalocean", region="nyc3", variables={
         "DO_CONTROL_PLANE_MACHINE_IMAGE": "1", "DO_NODE_MACHINE_IMAGE": "1", "DO_SSH_KEY_FINGERPRINT": "aa:bb"}),
     cluster("packet-kubeadm", "packet", region="da", variables={"PACKET_PROJECT_ID": "p-1"}),
-    cluster("local-1", "local", kubernetesVersion="v1.35.8", workers=[]),
     cluster("vsphere-kubeadm", "vsphere", region="dc-1", variables={
         "VSPHERE_SERVER": "vcenter.example.internal", "VSPHERE_TLS_THUMBPRINT": "AA:" * 19 + "AA",
         "VSPHERE_DATASTORE": "ds-1", "VSPHERE_NETWORK": "VM Network", "VSPHERE_RESOURCE_POOL": "*/Resources",
         "VSPHERE_FOLDER": "vm", "VSPHERE_TEMPLATE": "ubuntu-2404-kube-v1.33.4",
         "CONTROL_PLANE_ENDPOINT_IP": "10.0.0.10", "VSPHERE_SSH_AUTHORIZED_KEY": "ssh-ed25519 AAAA drover"}),
+    cluster("local-1", "local", kubernetesVersion="v1.35.8", workers=[]),
 ]
 
 
