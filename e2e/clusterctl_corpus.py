@@ -81,6 +81,10 @@ LIST_VARIABLES = [
          env={"CONTROL_PLANE_MACHINE_COUNT": "3", "WORKER_MACHINE_COUNT": "x", "KUBERNETES_VERSION": "v1.2.3"}),
     Case("list/namespace-from-kubeconfig", ("--list-variables", "--kubeconfig", "kubeconfig"),
          _cm("  a: ${NAMESPACE}\n"), namespace=None),
+    Case("list/invalid-namespace", ("--list-variables", "-n", "Not_Valid"), _cm("  a: ${A}\n"), namespace=None),
+    Case("list/invalid-version", ("--list-variables", "--kubernetes-version", "1.2"), _cm("  a: ${A}\n")),
+    Case("list/unparseable-template", ("--list-variables",), _cm("  a: ${A\n")),
+    Case("list/yaml-not-parsed", ("--list-variables",), "not: [yaml\n${A}\n"),
     Case("list/only-required", ("--list-variables",), _cm("  a: ${A}\n  b: ${B}\n")),
     Case("list/none", ("--list-variables",), _cm("  a: b\n")),
 ]
