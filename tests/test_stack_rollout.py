@@ -39,3 +39,51 @@ def test_paused_holds_changes_but_not_first_installs_or_unchanged_members():
     states = {"a": changed(), "b": MemberState("new", None, False), "c": MemberState("same", "same", True),
               "d": MemberState(None, "old", True)}
     assert plan(states, 3, paused=True) == {"a": HOLD_PAUSED, "b": APPLY, "c": APPLY, "d": APPLY}
+
+
+# -- across the fleet: members out of reach -------------------------------------------------
+
+def _engine_plan(max_unavailable_value, targets: dict[str, dict], unreachable: dict[str, list[dict]]):
+    """The engine's plan for one component `c` rolling from revision r1 to r2."""
+    from mgmt.api.models import Component, Rollout
+    from mgmt.stack.engine import MemberTarget, StackEngine
+    from mgmt.stack.member import Desired
+
+    component = Component(name="c", manifests="x")
+    members = [MemberTarget(name, "ns", "local", None, {}) for name in targets]
+    engine = StackEngine.__new__(StackEngine)
+    engine._unreachable = set()
+    return engine._plan(Rollout(maxUnavailable=max_unavailable_value), [component], members,
+                        {name: ("ns", "f", name) for name in targets},
+                        {name: {"c": Desired(component, "default", [], "r2")} for name in targets},
+                        {name: {"c": status} for name, status in targets.items()}, unreachable)
+
+
+READY_R1 = {"name": "c", "revision": "r1", "ready": True}
+
+
+def test_a_member_out_of_reach_holds_budget_for_what_it_has():
+    """A revision that breaks members' API access must not free its own budget."""
+    targets = {"a": READY_R1, "b": READY_R1, "c": READY_R1}
+    broken = {"x": [{"name": "c", "revision": "r2", "ready": True}]}  # took r2, then stopped answering
+    assert {m: d["c"] for m, d in _engine_plan(1, targets, broken).items()} == {
+        "a": HOLD_BUDGET, "b": HOLD_BUDGET, "c": HOLD_BUDGET}
+    assert {m: d["c"] for m, d in _engine_plan(2, targets, broken).items()} == {
+        "a": APPLY, "b": HOLD_BUDGET, "c": HOLD_BUDGET}
+    # A percentage counts every member, not only the reachable ones.
+    assert [d["c"] for d in _engine_plan("50%", targets, broken).values()].count(APPLY) == 1
+
+
+def test_a_member_lost_during_its_update_is_recorded_as_moving():
+    from mgmt.api.models import Component
+    from mgmt.stack.engine import StackEngine
+    from mgmt.stack.member import Desired, MemberPlan
+
+    component = Component(name="c", manifests="x")
+    plan = MemberPlan(fleet="f", components=[component], order=["c"], order_errors={},
+                      desired={"c": Desired(component, "default", [], "r2")}, decisions={"c": APPLY},
+                      previous={"c": READY_R1}, failures={}, confirmed={})
+    assert StackEngine._started(plan, [READY_R1]) == [
+        {"name": "c", "revision": "r2", "ready": False, "applied": False, "phase": "Progressing"}]
+    plan.decisions["c"] = HOLD_BUDGET
+    assert StackEngine._started(plan, [READY_R1]) == [READY_R1]

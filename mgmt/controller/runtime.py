@@ -236,7 +236,10 @@ class FleetRuntime:
     async def sync_stack(self) -> None:
         ready = [name for name, f in self.facts.items() if f.wants_stack()]
         recorded = {name: self.facts[name].components for name in ready}
-        results = await self.shared.stack.sync(self.fleet, [self._target(n) for n in ready], recorded)
+        # Members out of reach that have some of the stack: the rollout counts them as unavailable.
+        unreachable = {name: f.components for name, f in self.facts.items()
+                       if name not in recorded and not f.deleting and f.failure is None and f.components}
+        results = await self.shared.stack.sync(self.fleet, [self._target(n) for n in ready], recorded, unreachable)
         for name, result in results.items():
             if name in self.facts:
                 self.facts[name].record_stack(result)

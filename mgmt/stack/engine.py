@@ -62,7 +62,11 @@ class StackEngine:
         self._confirmed: dict[tuple[str, str, str], dict] = {}
         self._hook_runs: dict[tuple[str, str, str], dict] = {}
 
-    async def sync(self, fleet: dict, targets: list, recorded: dict[str, list[dict]]) -> dict[str, MemberStack]:
+    async def sync(self, fleet: dict, targets: list, recorded: dict[str, list[dict]],
+                   unreachable: Mapping[str, list[dict]] | None = None) -> dict[str, MemberStack]:
+        """Sync `targets`; `recorded` is their components' last known status (after a restart),
+        `unreachable` the components of members out of reach: the rollout counts each component
+        they have as unavailable (it may be what broke them), and its percentages count them."""
         spec = fleet.get("spec") or {}
         stack = Stack.model_validate(spec.get("stack") or {})
         settings = Rollout.model_validate(spec.get("rollout") or {})
@@ -79,7 +83,7 @@ class StackEngine:
         keys = {t.cluster: (namespace, name, t.cluster) for t in targets}
         previous = {t.cluster: {s["name"]: s for s in self._last.get(keys[t.cluster], recorded.get(t.cluster, []))}
                     for t in targets}
-        decisions = self._plan(settings, renderable, targets, keys, desired, previous)
+        decisions = self._plan(settings, renderable, targets, keys, desired, previous, unreachable or {})
         for runs in (self._hook_runs.setdefault(keys[t.cluster], {}) for t in targets):
             for gone in set(runs) - {c.name for c in renderable}:
                 del runs[gone]
@@ -142,26 +146,43 @@ class StackEngine:
         return out
 
     def _plan(self, settings: Rollout, components: list[Component], targets: list, keys: dict,
-              desired: dict, previous: dict) -> dict[str, dict[str, str]]:
-        limit = rollout.max_unavailable(settings.max_unavailable, len(targets))
+              desired: dict, previous: dict, unreachable: Mapping[str, list[dict]]) -> dict[str, dict[str, str]]:
+        limit = rollout.max_unavailable(settings.max_unavailable, len(targets) + len(unreachable))
         # Members that could not be reached last time go last: a grant they cannot use
         # would otherwise hold the budget.
         members = sorted((t.cluster for t in targets), key=lambda c: keys[c] in self._unreachable)
         decisions: dict[str, dict[str, str]] = {t.cluster: {} for t in targets}
         for component in components:
-            states = {}
+            states = {cluster: rollout.MemberState(None, entry.get("revision"), False)
+                      for cluster, entry in _component_of(unreachable, component.name)}
             for cluster in members:
                 last = previous[cluster].get(component.name, {})
                 states[cluster] = rollout.MemberState(desired[cluster][component.name].revision,
                                                       last.get("revision"), bool(last.get("ready")))
             for cluster, decision in rollout.plan(states, limit, settings.paused).items():
-                decisions[cluster][component.name] = decision
+                if cluster in decisions:
+                    decisions[cluster][component.name] = decision
         return decisions
 
     # -- one member ---------------------------------------------------------------
 
+    @staticmethod
+    def _started(plan: MemberPlan, kept: list[dict]) -> list[dict]:
+        """`kept`, with each component this sync was allowed to move to a new revision recorded as
+        moving there, not ready: a member lost in the middle of an update keeps holding its share
+        of the rollout's budget."""
+        started = []
+        for entry in kept:
+            desired = plan.desired.get(entry["name"])
+            granted = plan.decisions.get(entry["name"]) == rollout.APPLY and desired is not None
+            if granted and desired.revision and entry.get("revision") not in (None, desired.revision):
+                entry = {**entry, "revision": desired.revision, "ready": False, "applied": False,
+                         "phase": "Progressing"}
+            started.append(entry)
+        return started
+
     async def _member(self, target: MemberTarget, key: tuple[str, str, str], plan: MemberPlan) -> MemberStack:
-        kept = [plan.previous[c.name] for c in plan.components if c.name in plan.previous]
+        kept = self._started(plan, [plan.previous[c.name] for c in plan.components if c.name in plan.previous])
         async with self._slots:
             try:
                 result = await asyncio.wait_for(self._run(target, plan), self.timeout)
@@ -189,3 +210,11 @@ class StackEngine:
     def _unreachable_result(self, key, kept: list[dict], message: str) -> MemberStack:
         self._unreachable.add(key)
         return MemberStack(kept, False, message, False)
+
+
+def _component_of(members: Mapping[str, list[dict]], name: str):
+    """(member, status of component `name`) for the members that have it installed."""
+    for member, components in members.items():
+        entry = next((c for c in components if c.get("name") == name), None)
+        if entry is not None and entry.get("revision"):
+            yield member, entry
