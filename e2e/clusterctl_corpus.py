@@ -144,6 +144,10 @@ CONFIG = [
     _config_case("config/typed-values", "c.yaml", _TYPED_KEYS, _typed_template()),
     _config_case("config/toml", "c.toml", 'A = "from toml"\nB = 12\n'),
     _config_case("config/toml-typed", "c.toml", "A = 1.0\nB = 2001-12-14\n"),
+    _config_case("config/toml-times", "c.toml",
+                 "A = 2001-12-14T21:59:43.1\nB = 21:59:43\nC = 2001-12-14T21:59:43Z\nD = 2001-12-14T21:59:43-05:00\n"
+                 "E = 1979-05-27T00:32:00.999999-07:00\nF = 12345678901234\nG = 1e21\nH = [1]\nI = true\n",
+                 _cm("".join(f"  {k.lower()}: '${{{k}}}'\n" for k in "ABCDEFGHI"))),
     _config_case("config/json", "c.json", '{"A": "from json", "B": 1.5}'),
     _config_case("config/yml", "c.yml", "A: from yml\n"),
     _config_case("config/duplicate-key", "c.yaml", "A: one\nA: two\n", error_parts=1),

@@ -125,7 +125,8 @@ def _toml_time(value) -> str:
     if isinstance(value, datetime.datetime) and value.tzinfo is not None:
         text = value.isoformat().replace("+00:00", "Z")
         return output.go_timestamp(text) or text
-    return value.isoformat()
+    text = value.isoformat()
+    return text.rstrip("0") if "." in text else text  # Go prints the fraction as written: 43.1, not 43.100000
 
 
 class _PlainTags(yaml.resolver.BaseResolver):
