@@ -463,6 +463,11 @@ TEMPLATES = [
     Case("tpl/scalar-document", (), "just text\n", error_parts=1),
     Case("tpl/tab-before-comment", (), "apiVersion: v1\t# the version\nkind: ConfigMap\nmetadata:\n"
                                        "  name: x\t# a name\ndata: {a: b}\t# data\n"),
+    Case("tpl/tab-before-comment-more", (), _cm('  q: "x"\t# after a quoted value\n  f: [1, 2]\t# after a flow list\n'
+                                                 "  b: |\t# after a block indicator\n    text\n"
+                                                 "  s: 'y'\t\t# two tabs\n") + "list:\n- x\t# in a list\n"
+                                                 "- {a: b}\t# after a flow map\n"),
+    Case("tpl/tab-after-separator", (), _cm("  a: b\n") + "---\t# tab then comment\n" + _cm("  c: d\n", name="cm2")),
     Case("tpl/comments-and-empty-documents", (), "# only a comment\n---\n---\n" + _cm("  a: b\n") + "\n---\n"),
     Case("tpl/document-end-marker", (), _cm("  a: b\n") + "...\n"),
     Case("tpl/json", (), '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "j"}, '
