@@ -128,14 +128,28 @@ def _material(status: dict | None) -> dict:
     return out
 
 
+#: Latency levels a reader acts on (ms): under a second, seconds, slower than five seconds.
+LATENCY_LEVELS_MS = (1000, 5000)
+
+
+def _latency_level(ms: float, before: int | None = None) -> int:
+    """The level of a latency; with the level `before`, one that must fall below half a bound to
+    go down, so a latency hovering at a bound does not flip the level on every probe."""
+    level = sum(1 for bound in LATENCY_LEVELS_MS if ms >= bound)
+    if before is not None and level < before and ms >= LATENCY_LEVELS_MS[before - 1] / 2:
+        return before
+    return level
+
+
 def _latency_moved(old: dict | None, new: dict) -> bool:
     before = ((old or {}).get("api") or {}).get("latencyMs")
     after = (new.get("api") or {}).get("latencyMs")
     if before is None or after is None:
         return before != after
-    # Only a shift a reader would act on (20 ms -> 600 ms): jitter on a busy management host, or
-    # across a thousand members, must not turn every probe cycle into writes.
-    return abs(after - before) > 500 and not before / 2 <= after <= 2 * before
+    # Only a change of level is written: a busy management host's jitter (20 ms one probe, 600 ms
+    # the next), or a thousand members', must not turn every probe cycle into writes.
+    level = _latency_level(before)
+    return _latency_level(after, level) != level
 
 
 class StatusWriter:
