@@ -15,6 +15,7 @@ module version and Go version into the cache (`$DROVER_CACHE`, default
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -143,11 +144,24 @@ def _run_go(args: list[str], cwd: Path, attempts: int = 4) -> str:
     raise AssertionError("unreachable")
 
 
+def local_sources_digest(tool: Tool) -> str:
+    """For a tool whose main package is ours (vcsim's), a digest of its sources: editing them
+    must make a new build, which the upstream version alone would not."""
+    if not tool.package.startswith("drover.dev/"):
+        return ""
+    module_dir = TOOLS_MODULE / tool.module_dir
+    digest = hashlib.sha256()
+    for path in sorted([*module_dir.glob("*.go"), module_dir / "go.mod", module_dir / "go.sum"]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return f"-{digest.hexdigest()[:12]}"
+
+
 def build_tool(tool: Tool, gover: str) -> tuple[Path, str, bool]:
     """Build one binary unless the cache has it; returns (path, version, built)."""
     module_dir = TOOLS_MODULE / tool.module_dir
     version = pinned_versions(module_dir)[tool.module]
-    target = cache_dir() / "builds" / f"{tool.name}@{version}-{gover}" / tool.name
+    build = f"{tool.name}@{version}-{gover}{local_sources_digest(tool)}"
+    target = cache_dir() / "builds" / build / tool.name
     if target.exists():
         return target, version, False
     print(f"building {tool.name} {version} ({tool.package}) ...", flush=True)
