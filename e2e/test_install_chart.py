@@ -31,6 +31,12 @@ def helm(tmp_path):
     return run
 
 
+def remove_cluster_rbac(kubectl) -> None:
+    """Drover's ClusterRoles and bindings, which other tests' installs may have left: helm
+    refuses to install over objects it does not own."""
+    kubectl("delete", "clusterrole,clusterrolebinding", "-l", "app.kubernetes.io/part-of=drover", "--ignore-not-found")
+
+
 def objects(text: str) -> dict[tuple[str, str], dict]:
     return {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(text) if d}
 
@@ -86,6 +92,7 @@ def test_bad_values_are_refused(helm, values, message):
 
 def test_install_upgrade_uninstall(helm, kubectl, mgmt, namespace):
     kubeconfig = f"--kubeconfig={mgmt.kubeconfig}"
+    remove_cluster_rbac(kubectl)
     try:
         helm("install", "drover", str(CHART), "--namespace", namespace, kubeconfig)
         deployment = kubectl.get_json("deployment", "drover-controller", "-n", namespace)
@@ -102,3 +109,4 @@ def test_install_upgrade_uninstall(helm, kubectl, mgmt, namespace):
         assert kubectl.run("get", "crd", "fleets.fleet.drover.dev", check=False).returncode == 0
     finally:
         helm("uninstall", "drover", "--namespace", namespace, kubeconfig, check=False)
+        remove_cluster_rbac(kubectl)

@@ -28,7 +28,7 @@ import pytest
 import yaml
 
 from e2e.fixtures.controller import wait_for
-from e2e.test_install_chart import helm  # noqa: F401 (a fixture)
+from e2e.test_install_chart import helm, remove_cluster_rbac  # noqa: F401 (helm: a fixture)
 from mgmt import processes
 from mgmt.api.models import API_VERSION
 
@@ -100,10 +100,12 @@ def ready(kubectl) -> bool:
 def installed(helm, kubectl, mgmt):  # noqa: F811
     kubectl("create", "namespace", INSTALL)
     kubectl("create", "namespace", FLEETS)
+    remove_cluster_rbac(kubectl)
     helm("install", "drover", str(CHART), "--namespace", INSTALL, f"--kubeconfig={mgmt.kubeconfig}")
     yield
     helm("uninstall", "drover", "--namespace", INSTALL, f"--kubeconfig={mgmt.kubeconfig}", check=False)
     kubectl("delete", "namespace", INSTALL, FLEETS, "--wait=false", "--ignore-not-found")
+    remove_cluster_rbac(kubectl)
 
 
 def test_the_controller_runs_as_its_pod(helm, kubectl, mgmt, local_provider, installed, audit, tmp_path):  # noqa: F811

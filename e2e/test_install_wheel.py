@@ -85,7 +85,8 @@ def test_init_from_the_wheel(mgmt, kubectl, venv):
         deployment = kubectl.get_json("deployment", "drover-controller", "-n", NAMESPACE)
         assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == "drover"
     finally:
-        kubectl("delete", "clusterrolebinding,clusterrole", "drover-controller", "--ignore-not-found")
+        kubectl("delete", "clusterrole,clusterrolebinding", "-l", "app.kubernetes.io/part-of=drover",
+                "--ignore-not-found")
         kubectl("delete", "namespace", NAMESPACE, "--wait=false", "--ignore-not-found")
 
 
