@@ -41,9 +41,14 @@ def objects(text: str) -> dict[tuple[str, str], dict]:
     return {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(text) if d}
 
 
-def test_chart_lints(helm):
+def test_chart_lints_and_packs(helm, tmp_path):
     linted = helm("lint", "--strict", str(CHART))
     assert "1 chart(s) linted, 0 chart(s) failed" in linted.stdout
+    # Packing follows the links to crds/ and rbac.yaml: the archive renders what the directory does.
+    helm("package", str(CHART), "--destination", str(tmp_path))
+    packed = tmp_path / "drover-0.1.0.tgz"
+    render = ("template", "drover", "--namespace", "ops", "--include-crds")
+    assert helm(*render, str(packed)).stdout == helm(*render, str(CHART)).stdout
 
 
 def test_chart_and_init_install_the_same_objects(helm):
