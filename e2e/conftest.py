@@ -72,9 +72,13 @@ def drover(*args: str, expect: int = 0, timeout: float = 180) -> subprocess.Comp
 @pytest.fixture(scope="session")
 def mgmt(tmp_path_factory):
     plane = ManagementPlane(tmp_path_factory.mktemp("mgmt"))
-    plane.up(audit=True)
-    from e2e.fixtures.shared import install  # (a plugin: imported once pytest registered it)
-    install(plane.kubeconfig)  # CAPDO's and CAPV's CRDs from ../shared, when there
+    try:
+        plane.up(audit=True)
+        from e2e.fixtures.shared import install  # (a plugin: imported once pytest registered it)
+        install(plane.kubeconfig)  # CAPDO's and CAPV's CRDs from ../shared, when there
+    except BaseException:
+        plane.down()  # what did start is stopped, not leaked
+        raise
     pids = [pid for pid in plane.describe()["pids"].values() if pid]
     yield plane
     plane.down()
