@@ -355,6 +355,8 @@ class ScaleRun:
                                                       self.size.deadline(120, 0.6, 300), "stack Ready", series,
                                                       generation)
         self.results.figures["stack_series"] = series
+        if not ready:  # no member to install onto yet: nothing was measured
+            seconds = None
         self.add("comparison", f"Drover: stack added -> Ready on all {ready} Ready members",
                  reached_text(seconds, reached, ready, elapsed), "drover_stack_seconds", seconds)
         objects = ready * len(self.stack.objects())
