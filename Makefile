@@ -19,10 +19,10 @@ venv: $(STAMP)
 
 # Real etcd, Kubernetes, Cluster API, helm and kwok, built from Go modules (cached by version).
 tools: venv
-	$(PY) -m mgmt.toolchain
+	$(PY) -m devtools.toolchain
 
 crds: venv
-	$(PY) -m mgmt.api.crdgen crds
+	$(PY) -m mgmt.api.generate crds
 
 # Headless Chromium for the HTML report test (Debian's package).
 browser:
@@ -57,7 +57,7 @@ bench-scale: tools
 	$(PY) -m e2e.bench_scale --members $(N) --real $(REAL)
 
 lint: venv
-	$(VENV)/bin/ruff check mgmt providers tests e2e image setup.py
+	$(VENV)/bin/ruff check mgmt providers devtools tests e2e image setup.py
 
 # The controller image as an OCI layout and archive in dist/image, built with no container engine
 # (as root, with Debian's mmdebstrap and umoci: `apt-get install mmdebstrap umoci`), then tested:

@@ -29,17 +29,17 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 import providers
+from devtools import processes
+from devtools.demo import sample_path
+from devtools.toolchain import cache_dir
 from e2e.bench_audit import BenchPlane, Requests, breakdown, writes
 from e2e.fixtures.controller import ControllerProcess
 from e2e.fixtures.local import LocalProvider
-from mgmt import processes
 from mgmt.api.models import API_VERSION
-from mgmt.demo import sample_path
 from mgmt.health.aggregate import aggregate
 from mgmt.kube import Kube
 from mgmt.render import render_cluster
 from mgmt.stack import MemberTarget, StackEngine
-from mgmt.toolchain import cache_dir
 from mgmt.workload import WorkloadClients
 from providers.base import ClusterRequest, Credentials, WorkerPool
 

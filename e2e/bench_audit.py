@@ -10,8 +10,8 @@ from pathlib import Path
 
 import yaml
 
-from mgmt.localkube import ApiServer
-from mgmt.localplane import CONTROLLER_USER, ManagementPlane
+from devtools.localkube import ApiServer
+from devtools.localplane import CONTROLLER_USER, ManagementPlane
 
 WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
 POLICY = {

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devtools import processes
 from e2e import bench_baselines as baselines
 from e2e.bench import Table, mib, probes_done, report, rss, synthetic_members, top
 from e2e.bench_audit import BenchPlane, Requests, breakdown, writes
@@ -38,7 +39,6 @@ from e2e.bench_profile import Recorder
 from e2e.bench_stack import BenchStack, build
 from e2e.fixtures.controller import ControllerProcess
 from e2e.fixtures.local import LocalProvider
-from mgmt import processes
 from mgmt.api.models import API_VERSION
 from mgmt.controller.runtime import PROBE_CONCURRENCY
 from mgmt.health.aggregate import aggregate, member_phase

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mgmt import processes
-from mgmt.localplane import ManagementPlane
-from mgmt.toolchain import binary
+from devtools import processes
+from devtools.localplane import ManagementPlane
+from devtools.toolchain import binary
 
 # Fixtures for the parts of Drover that run as processes beside the management plane.
 pytest_plugins = [

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from devtools import processes
 from e2e.conftest import Kubectl
 from e2e.fixtures.controller import wait_for
-from mgmt import processes
 from mgmt.controller.members import member_name
 from providers.local.runtime import ClusterProcesses
 

@@ -28,8 +28,9 @@ from pathlib import Path
 import pytest
 
 import providers
+from devtools import toolchain
 from e2e import clusterctl_corpus as corpus
-from mgmt import kubeyaml, toolchain
+from mgmt import kubeyaml
 from mgmt.templating import list_variables
 
 ROOT = Path(__file__).resolve().parents[1]

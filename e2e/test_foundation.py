@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
+from devtools import processes
+from devtools.toolchain import cache_dir
 from e2e.conftest import drover
 from e2e.fixtures.controller import wait_for
-from mgmt import processes
-from mgmt.toolchain import cache_dir
 
 PROVIDER_KINDS = {
     "awsclusters.infrastructure.cluster.x-k8s.io": "AWSCluster",

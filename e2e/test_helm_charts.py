@@ -29,10 +29,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from devtools import processes
 from e2e.conftest import Kubectl
 from e2e.fixtures.controller import wait_for
 from e2e.fixtures.stack import HelmCli, _QuietHandler
-from mgmt import processes
 from mgmt.api.models import API_VERSION
 from mgmt.controller.members import member_name
 from mgmt.kube import Kube

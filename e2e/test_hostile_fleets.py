@@ -32,11 +32,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from devtools.localkube import kubeconfig_dict
 from e2e.fixtures.controller import ControllerProcess, wait_for
 from mgmt import metrics
 from mgmt.controller.members import member_name
 from mgmt.kube import Kube
-from mgmt.localkube import kubeconfig_dict
 from providers.base import RESERVED_VARIABLES
 
 # Not a namespace the e2e controller watches: a Fleet that wrongly got through stays inert.

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from devtools.toolchain import binary
 from e2e.conftest import drover
 from mgmt.controller.main import controller
-from mgmt.toolchain import binary
 
 CHART = Path(__file__).resolve().parent.parent / "manifests" / "chart" / "drover"
 

@@ -27,9 +27,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from devtools import processes
 from e2e.fixtures.controller import wait_for
 from e2e.test_install_chart import helm, remove_cluster_rbac  # noqa: F401 (helm: a fixture)
-from mgmt import processes
 from mgmt.api.models import API_VERSION
 
 CHART = Path(__file__).resolve().parent.parent / "manifests" / "chart" / "drover"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from mgmt.api.crdgen import all_kinds
+from mgmt.api.generate import all_kinds
 
 REPO = Path(__file__).resolve().parent.parent
 NAMESPACE = "drover-wheel"
@@ -58,7 +58,7 @@ def test_the_wheel_is_what_runs(venv):
 
 def test_the_wheel_finds_helm_on_path_only(venv, tmp_path):
     """The build cache (which holds a helm on this machine) is never used by an installed Drover."""
-    from mgmt.toolchain import binary
+    from devtools.toolchain import binary
 
     probe = [venv / "bin" / "python", "-c", "from mgmt.executables import helm; print(helm())"]
     env = {**os.environ, "PATH": str(tmp_path)}

@@ -13,10 +13,10 @@ import subprocess
 
 import pytest
 
+from devtools.toolchain import binary
 from e2e.fixtures.bundles import prometheus_operator
 from e2e.kubeyaml_corpus import ACCEPT, CASES, REFUSE
 from mgmt.stack.objects import SourceError, parse_documents
-from mgmt.toolchain import binary
 
 KUBECTL = binary("kubectl")
 INT64 = (-(1 << 63), (1 << 63) - 1)

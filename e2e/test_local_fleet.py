@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from devtools import processes
 from e2e.conftest import Kubectl, drover
 from e2e.fixtures.bundles import prometheus_operator
 from e2e.fixtures.controller import wait_for
 from e2e.fixtures.stack import HelmCli
-from mgmt import processes
 from mgmt.api.models import API_VERSION
 from mgmt.controller.members import member_name
 from mgmt.stack.sources import STACK_SOURCE_LABEL

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from devtools import processes
 from e2e.conftest import Kubectl
-from mgmt import processes
 from mgmt.templating import render
 from providers.base import ClusterRequest, WorkerPool
 from providers.local import PROVIDER

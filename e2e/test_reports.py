@@ -11,14 +11,14 @@ import json
 import pytest
 import yaml
 
+from devtools.localkube import ApiServer
+from devtools.toolchain import cache_dir
 from e2e.conftest import drover
 from e2e.fixtures.controller import wait_for
 from mgmt.api.models import API_VERSION
 from mgmt.health.aggregate import aggregate, member_conditions, member_phase
 from mgmt.health.probes import probe_member
 from mgmt.kube import Kube
-from mgmt.localkube import ApiServer
-from mgmt.toolchain import cache_dir
 from mgmt.workload import WorkloadClients
 from providers.base import CloudHealth
 

@@ -23,6 +23,7 @@ import yaml
 from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio import watch as k8s_watch
 
+from devtools.toolchain import crd_dir
 from e2e.conftest import Kubectl
 from e2e.fixtures.stack import publish_kubeconfigs
 from e2e.simulator import Simulator, fields, kubeconfig
@@ -32,7 +33,6 @@ from mgmt.kube import Kube, KubeError, Unreachable
 from mgmt.stack import capabilities
 from mgmt.stack.apply import apply_objects
 from mgmt.stack.sources import STACK_SOURCE_LABEL
-from mgmt.toolchain import crd_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 NODES = 3

@@ -19,10 +19,10 @@ import pytest
 from pyVim.connect import Disconnect, SmartConnect
 from pyVmomi import vim
 
+from devtools import processes
+from devtools.toolchain import binary
 from e2e.fixtures.controller import wait_for
-from mgmt import processes
 from mgmt.controller.members import member_name
-from mgmt.toolchain import binary
 from providers.base import ClusterRequest, Credentials, WorkerPool
 from providers.vsphere import cloud
 

@@ -44,7 +44,7 @@ def build_wheel(tmp: Path) -> Path:
 
 def helm_binary() -> Path:
     sys.path.insert(0, str(REPO))
-    from mgmt.toolchain import binary
+    from devtools.toolchain import binary
 
     return Path(binary("helm")).resolve()
 

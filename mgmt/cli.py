@@ -20,7 +20,23 @@ def fail(message: str, code: int = EXIT_FAILED):
     sys.exit(code)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """Commands that live beside the code they drive (COMMANDS) are imported only when run or listed,
+    so `drover controller` never loads the development tooling behind `drover demo`."""
+
+    def list_commands(self, ctx):
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx, name):
+        if name in COMMANDS:
+            import importlib
+
+            module, attribute = COMMANDS[name].split(":")
+            return getattr(importlib.import_module(module), attribute)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="drover")
 def main():
     """Drover: many Kubernetes clusters, declared as one Fleet, built by Cluster API."""
@@ -38,7 +54,7 @@ def main():
               help="With --kubeconfig: run a local Cluster API manager (default: when none runs there).")
 def up(state_dir, kubeconfig, audit, capi_manager):
     """Start a real local management cluster (etcd, kube-apiserver, CRDs, Cluster API)."""
-    from . import localplane
+    from devtools import localplane
 
     try:
         if kubeconfig:
@@ -62,7 +78,7 @@ def up(state_dir, kubeconfig, audit, capi_manager):
 @click.option("--state-dir", type=click.Path(path_type=Path), default=None)
 def down(state_dir):
     """Stop the local management cluster and delete its data."""
-    from . import localplane
+    from devtools import localplane
 
     localplane.ManagementPlane(state_dir or localplane.default_state_dir()).down()
     click.echo("management cluster stopped")
@@ -76,7 +92,7 @@ def tools():
 @tools.command("build")
 def tools_build():
     """Build (or find in the cache) etcd, kube-apiserver, kubectl, the CAPI manager, helm and kwok."""
-    from . import toolchain
+    from devtools import toolchain
 
     try:
         toolchain.build_all()
@@ -85,29 +101,18 @@ def tools_build():
 
 
 # -- commands that live beside the code they drive ------------------------------
-# Each entry is "module:attribute" naming a click command or group.
-COMMANDS = [
-    "mgmt.controller.main:controller",
-    "mgmt.demo:demo",
-    "providers.local.cli:local_provider",
-    "mgmt.clusterctl.commands:generate",
-    "mgmt.clusterctl.commands:get",
-    "mgmt.clusterctl.commands:completion",
-    "mgmt.install:init",
-    "mgmt.report.cli:status",
-    "mgmt.report.cli:describe",
-]
-
-
-def _register() -> None:
-    import importlib
-
-    for spec in COMMANDS:
-        module, attribute = spec.split(":")
-        main.add_command(getattr(importlib.import_module(module), attribute))
-
-
-_register()
+# Command name -> "module:attribute" naming a click command or group.
+COMMANDS = {
+    "controller": "mgmt.controller.main:controller",
+    "demo": "devtools.demo:demo",
+    "local-provider": "providers.local.cli:local_provider",
+    "generate": "mgmt.clusterctl.commands:generate",
+    "get": "mgmt.clusterctl.commands:get",
+    "completion": "mgmt.clusterctl.commands:completion",
+    "init": "mgmt.install:init",
+    "status": "mgmt.report.cli:status",
+    "describe": "mgmt.report.cli:describe",
+}
 
 if __name__ == "__main__":
     main()

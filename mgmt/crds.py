@@ -1,6 +1,6 @@
 """Installing CustomResourceDefinitions: Drover's own (crds/ in the repository) and
-the upstream Cluster API and provider CRDs that `make tools` copies from the Go
-module cache.
+the upstream Cluster API and provider CRDs (`drover up` reads them from the Go module cache
+`make tools` fills: `devtools.localplane`).
 
 Upstream base CRDs carry no contract label and expect a conversion webhook that
 a bare management cluster does not run, so before installing them we serve only
@@ -21,7 +21,6 @@ from pathlib import Path
 
 from . import bundled, kubeyaml
 from .kube import Kube
-from .toolchain import crd_dir
 
 CRD_API = "apiextensions.k8s.io/v1"
 DROVER_CRDS = bundled.path("crds")
@@ -34,14 +33,6 @@ def load(paths: Iterable[Path]) -> list[dict]:
             if doc and doc.get("kind") == "CustomResourceDefinition":
                 crds.append(doc)
     return crds
-
-
-def upstream_crd_files() -> dict[str, list[Path]]:
-    """contract -> CRD files, as `make tools` laid them out."""
-    files = {contract.name: sorted(contract.glob("*/*.yaml")) for contract in sorted(crd_dir().glob("*"))}
-    if not any(files.values()):
-        raise FileNotFoundError(f"no CRDs under {crd_dir()}: run `make tools` first")
-    return files
 
 
 def drover_crd_files() -> list[Path]:
@@ -59,13 +50,6 @@ def prepare_upstream(crd: dict, contract: str) -> dict:
     crd["metadata"].setdefault("labels", {})[f"cluster.x-k8s.io/{contract}"] = storage
     crd["metadata"].pop("creationTimestamp", None)
     return crd
-
-
-def all_crds() -> list[dict]:
-    """Everything `drover up` installs: upstream (prepared) and Drover's own."""
-    upstream = [prepare_upstream(crd, contract)
-                for contract, files in upstream_crd_files().items() for crd in load(files)]
-    return upstream + load(drover_crd_files())
 
 
 async def install(kube: Kube, crds: list[dict], only_missing: bool = False,

@@ -25,7 +25,7 @@ def helm() -> str:
             raise MissingExecutable(f"DROVER_HELM={configured} is not an executable file")
         return configured
     if not bundled.installed():
-        from .toolchain import bin_dir  # development only: the build cache of `make tools`
+        from devtools.toolchain import bin_dir  # a source checkout only: the cache `make tools` fills
 
         cached = bin_dir() / "helm"
         if cached.exists():

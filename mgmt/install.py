@@ -54,7 +54,7 @@ def manifests(namespace: str = DEFAULT_NAMESPACE, image: str | None = None) -> l
 
 def drover_crds() -> list[dict]:
     """Drover's CRDs as shipped; every kind the models define must be among them."""
-    from .api.crdgen import all_kinds
+    from .api.generate import all_kinds
 
     shipped = crds.load(crds.drover_crd_files())
     names = {crd["metadata"]["name"] for crd in shipped}

@@ -83,13 +83,3 @@ def issue(ca: KeyPair, common_name: str, organizations: tuple[str, ...] = (),
         builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
     return KeyPair(key, builder.sign(ca.key, hashes.SHA256()))
 
-
-def write_service_account_keys(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    private, public = directory / "sa.key", directory / "sa.pub"
-    private.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
-    private.chmod(0o600)
-    public.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                     serialization.PublicFormat.SubjectPublicKeyInfo))
-    return private, public

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from mgmt import bundled, crds, install
-from mgmt.api.crdgen import all_kinds
+from mgmt.api.generate import all_kinds
 
 
 def test_every_kind_and_install_file_is_read():

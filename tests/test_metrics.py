@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import urllib.request
 
+from devtools.processes import free_port
 from mgmt import metrics
-from mgmt.processes import free_port
 
 
 def test_metrics_endpoint_serves_fleet_and_member_gauges():

@@ -3,7 +3,7 @@ later is never taken for (and stopped as) the one recorded."""
 
 from __future__ import annotations
 
-from mgmt import processes
+from devtools import processes
 
 
 def test_a_recorded_process_is_found_and_a_reused_pid_is_not(tmp_path):

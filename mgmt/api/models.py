@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
+from providers import NAMES as PROVIDERS
+from providers import accepted_flavors
 from providers.base import RESERVED_VARIABLES
 
 GROUP = "fleet.drover.dev"
@@ -29,7 +31,6 @@ CLUSTER_SET_LABEL = "fleet.drover.dev/cluster-set"  # on clusters a ClusterSet m
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 K8S_VERSION = r"^v[0-9]+\.[0-9]+\.[0-9]+$"
 DURATION = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
-PROVIDERS = ("aws", "gcp", "azure", "digitalocean", "packet", "vsphere", "local")
 #: A template variable's value: text that stays one scalar wherever a template puts it (quoted or
 #: not): ASCII letters, digits and `_./+=@~()*-`, single spaces and colons between them (a colon
 #: before a space or at the end would start a mapping); no quotes, backslashes, line breaks, `#`,
@@ -249,7 +250,6 @@ def parse_duration(text: str) -> float:
 
 
 def _flavor_rules() -> list[dict]:
-    from providers import accepted_flavors
     rules = []
     for provider in PROVIDERS:
         flavors = accepted_flavors(provider)

@@ -28,8 +28,8 @@ def local_provider(kubeconfig: Path, state_dir: Path, namespaces: tuple[str, ...
     import logging
     import re
 
+    from devtools.toolchain import binary
     from mgmt.cli import fail
-    from mgmt.toolchain import binary
     from providers.local import operator
 
     if simulator_url and not re.fullmatch(r"https?://[^/\s]+/?", simulator_url):

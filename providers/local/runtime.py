@@ -20,9 +20,9 @@ from importlib import resources
 from pathlib import Path
 from typing import ClassVar
 
-from mgmt import processes
-from mgmt.localkube import ApiServer, Component, ControllerManager, Etcd, Scheduler
-from mgmt.toolchain import binary
+from devtools import processes
+from devtools.localkube import ApiServer, Component, ControllerManager, Etcd, Scheduler
+from devtools.toolchain import binary
 
 KWOK_ANNOTATION = "kwok.x-k8s.io/node"
 KWOK_ANNOTATION_VALUE = "fake"

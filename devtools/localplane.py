@@ -17,10 +17,11 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import crds, pki, processes
-from .kube import Kube
-from .localkube import ApiServer, ControllerManager, Etcd
-from .toolchain import binary
+from devtools import processes
+from devtools.localkube import ApiServer, ControllerManager, Etcd
+from devtools.toolchain import binary, crd_dir
+from mgmt import crds, pki
+from mgmt.kube import Kube
 
 CONTROLLER_USER = "drover-controller"
 
@@ -130,9 +131,24 @@ class ManagementPlane:
         shutil.rmtree(self.state_dir, ignore_errors=True)
 
 
+def upstream_crd_files() -> dict[str, list[Path]]:
+    """contract -> CRD files, as `make tools` laid them out."""
+    files = {contract.name: sorted(contract.glob("*/*.yaml")) for contract in sorted(crd_dir().glob("*"))}
+    if not any(files.values()):
+        raise FileNotFoundError(f"no CRDs under {crd_dir()}: run `make tools` first")
+    return files
+
+
+def all_crds() -> list[dict]:
+    """Everything `drover up` installs: upstream (prepared) and Drover's own."""
+    upstream = [crds.prepare_upstream(crd, contract)
+                for contract, files in upstream_crd_files().items() for crd in crds.load(files)]
+    return upstream + crds.load(crds.drover_crd_files())
+
+
 async def install_crds(kubeconfig: Path, only_missing: bool) -> list[str]:
     async with await Kube.from_kubeconfig(str(kubeconfig)) as kube:
-        return await crds.install(kube, crds.all_crds(), only_missing=only_missing)
+        return await crds.install(kube, all_crds(), only_missing=only_missing)
 
 
 async def capi_installed(kubeconfig: Path) -> bool:

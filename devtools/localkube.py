@@ -17,9 +17,12 @@ from pathlib import Path
 from typing import ClassVar
 
 import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
-from . import pki, processes
-from .toolchain import binary
+from devtools import processes
+from devtools.toolchain import binary
+from mgmt import pki
 
 SERVICE_CIDR = "10.96.0.0/16"
 
@@ -161,7 +164,7 @@ class ApiServer:
                                                    "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"),
                   ip_addresses=("127.0.0.1", "10.96.0.1"), server=True).write(p, "serving")
         pki.issue(ca, "admin", ("system:masters",), client=True).write(p, "admin")
-        pki.write_service_account_keys(p)
+        write_service_account_keys(p)
 
     def client_pair(self, user: str, groups: tuple[str, ...] = ("system:masters",)) -> pki.KeyPair:
         """A client certificate for `user`, issued once and kept."""
@@ -311,3 +314,14 @@ class Scheduler(Component):
 
     def argv(self, server: ApiServer) -> list[str]:
         return [binary(self.NAME), *self._serving_args()]
+
+
+def write_service_account_keys(directory: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    private, public = directory / "sa.key", directory / "sa.pub"
+    private.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    private.chmod(0o600)
+    public.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                     serialization.PublicFormat.SubjectPublicKeyInfo))
+    return private, public

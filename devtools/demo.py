@@ -10,10 +10,11 @@ from pathlib import Path
 
 import click
 
-from mgmt import kubeyaml, processes
+from devtools import processes
+from devtools.localplane import ManagementPlane
+from mgmt import kubeyaml
 from mgmt.api.models import API_VERSION
 from mgmt.kube import Kube
-from mgmt.localplane import ManagementPlane
 
 SAMPLE = "fleet-local.yaml"
 READY_TIMEOUT = 900.0
@@ -111,7 +112,7 @@ def hints(demo: Demo, namespace: str, fleet: dict) -> str:
 
 
 def default_state_dir() -> Path:
-    from mgmt.localplane import default_state_dir as mgmt_state
+    from devtools.localplane import default_state_dir as mgmt_state
 
     return mgmt_state().parent / "demo"
 
