@@ -1,22 +1,38 @@
-"""Cloud credentials from a cluster's `credentialsRef` Secret, and the preflight that uses them.
+"""Cloud credentials from a cluster's `credentialsRef` Secret, and the cloud calls that use them.
 
 Preflight answers are cached by what they depend on (the cluster's spec and the Secret's
-resourceVersion), so a steady fleet does not call the clouds again and again.
+resourceVersion), and a member's cloud health is read at most every CLOUD_POLL_SECONDS, so a steady
+fleet does not call the clouds again and again. The SDKs are synchronous: their calls run on a
+bounded executor of their own, so a slow cloud cannot take the threads the rest of the controller
+uses (asyncio.to_thread's default executor).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import json
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 
 import providers
 from mgmt.kube import Kube
-from providers.base import ClusterRequest, Credentials, PreflightFailure, ProviderError
+from providers.base import CloudHealth, ClusterRequest, Credentials, PreflightFailure, ProviderError
 
 PREFLIGHT_TIMEOUT = 120.0
+CLOUD_WORKERS = 8
+CLOUD_POLL_SECONDS = 180.0
+
+_CLOUD_SDK = ThreadPoolExecutor(max_workers=CLOUD_WORKERS, thread_name_prefix="cloud-sdk")
+
+
+async def in_cloud_thread(call: Callable, *args):
+    """Run a synchronous cloud SDK call on the cloud executor."""
+    return await asyncio.get_running_loop().run_in_executor(_CLOUD_SDK, functools.partial(call, *args))
 
 
 class CredentialsMissing(Exception):
@@ -56,7 +72,7 @@ class Preflight:
             return cached[1]
         provider = providers.get(request.provider)
         try:
-            failures = await asyncio.wait_for(asyncio.to_thread(provider.preflight, request, credentials),
+            failures = await asyncio.wait_for(in_cloud_thread(provider.preflight, request, credentials),
                                               PREFLIGHT_TIMEOUT)
         except ProviderError as error:
             failures = [PreflightFailure("InvalidCredentials", str(error))]
@@ -70,3 +86,25 @@ class Preflight:
 
     def forget(self, namespace: str, cluster: str) -> None:
         self._answers.pop((namespace, cluster), None)
+
+
+class CloudHealthPoller:
+    """Each member's view from its cloud, read again once `interval` has passed or its spec changed;
+    in between, probes reuse the last answer. A failed read is not kept: the next probe tries again."""
+
+    def __init__(self, interval: float = CLOUD_POLL_SECONDS, clock: Callable[[], float] = time.monotonic):
+        self.interval, self._clock = interval, clock
+        self._last: dict[tuple[str, str], tuple[str, float, CloudHealth | None]] = {}
+
+    async def health(self, kube: Kube, request: ClusterRequest, secret_name: str) -> CloudHealth | None:
+        member, spec = (request.namespace, request.name), _key(request, secret_name)
+        last = self._last.get(member)
+        if last and last[0] == spec and self._clock() - last[1] < self.interval:
+            return last[2]
+        credentials, _ = await read(kube, request.namespace, secret_name)
+        health = await in_cloud_thread(providers.get(request.provider).cloud_health, request, credentials)
+        self._last[member] = (spec, self._clock(), health)
+        return health
+
+    def forget(self, namespace: str, cluster: str) -> None:
+        self._last.pop((namespace, cluster), None)

@@ -51,6 +51,8 @@ async def fleet_deleted(name, namespace, **_):
     for cluster in list(runtime.facts):
         await SHARED.stack.forget(namespace, cluster)
         await SHARED.clients.forget(namespace, cluster)
+        SHARED.preflight.forget(namespace, cluster)
+        SHARED.cloud.forget(namespace, cluster)
         metrics.forget_member(namespace, name, cluster)
     RUNTIMES.pop((namespace, name), None)
     metrics.forget_fleet(namespace, name)

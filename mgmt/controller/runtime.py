@@ -20,7 +20,6 @@ import random
 import time
 from dataclasses import dataclass, field
 
-import providers
 from mgmt import metrics
 from mgmt.api.models import API_VERSION, ClusterSpec, FleetSpec, MemberSpec
 from mgmt.controller import adoption, clusters, members
@@ -63,6 +62,7 @@ class Shared:
     clients: WorkloadClients
     stack: StackEngine
     preflight: creds.Preflight = field(default_factory=creds.Preflight)
+    cloud: creds.CloudHealthPoller = field(default_factory=creds.CloudHealthPoller)
 
 
 class FleetRuntime:
@@ -219,6 +219,7 @@ class FleetRuntime:
                 self.facts.pop(cluster, None)
                 self.requests.pop(cluster, None)
                 self.shared.preflight.forget(self.namespace, cluster)
+                self.shared.cloud.forget(self.namespace, cluster)
                 await self.shared.stack.forget(self.namespace, cluster)
                 await self.shared.clients.forget(self.namespace, cluster)
                 self.writer.forget(cluster)
@@ -268,15 +269,10 @@ class FleetRuntime:
         facts = self.facts.get(cluster)
         if request is None or facts is None or facts.preflight != "Passed":
             return None
-        provider = providers.get(request.provider)
         spec = self.cluster_specs.get(cluster)
         if spec is None or spec.credentials_ref is None:
             return None
-
-        async def hook():
-            credentials, _ = await creds.read(self.shared.kube, self.namespace, spec.credentials_ref.name)
-            return await asyncio.to_thread(provider.cloud_health, request, credentials)
-        return hook
+        return lambda: self.shared.cloud.health(self.shared.kube, request, spec.credentials_ref.name)
 
     # -- status -------------------------------------------------------------------
 
