@@ -16,6 +16,7 @@ import kopf
 
 from mgmt import metrics
 from mgmt.controller import handlers
+from mgmt.controller.credentials import CLOUD_POLL_SECONDS, CloudHealthPoller
 from mgmt.controller.leader import LeaderElection, Timing
 from mgmt.controller.runtime import Shared
 from mgmt.kube import Kube, RateLimiter
@@ -89,10 +90,11 @@ async def operate(namespaces: tuple[str, ...], kube: Kube, election: Election | 
 
 async def run(namespaces: tuple[str, ...], metrics_port: int | None, metrics_host: str,
               helm_policy: HelmPolicy | None = None, election: Election | None = None,
-              limiter: RateLimiter | None = None) -> None:
+              limiter: RateLimiter | None = None, cloud_poll_interval: float = CLOUD_POLL_SECONDS) -> None:
     kube = await Kube.from_environment(limiter=limiter)
     clients = WorkloadClients(kube)
-    handlers.SHARED = Shared(kube, clients, StackEngine(kube, clients, helm=Helm(policy=helm_policy)))
+    handlers.SHARED = Shared(kube, clients, StackEngine(kube, clients, helm=Helm(policy=helm_policy)),
+                             cloud=CloudHealthPoller(cloud_poll_interval))
     if metrics_port is not None:
         server = metrics.serve_for(metrics_port, metrics_host, kube, asyncio.get_running_loop())
         scheme = "http" if metrics.is_loopback(metrics_host) else "https (bearer tokens reviewed)"
@@ -137,9 +139,12 @@ async def run(namespaces: tuple[str, ...], metrics_port: int | None, metrics_hos
               help="Seconds the leader keeps trying to renew before it gives up and exits.")
 @click.option("--leader-elect-retry-period", type=float, default=2.0, show_default=True,
               help="Seconds between renewals and between a standby's attempts.")
+@click.option("--cloud-poll-interval", type=click.FloatRange(min=1), default=CLOUD_POLL_SECONDS, show_default=True,
+              envvar="DROVER_CLOUD_POLL_INTERVAL",
+              help="Seconds between reads of a member's view from its cloud (each costs cloud API calls).")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 def controller(kubeconfig, namespaces, metrics_port, metrics_host, helm_repositories, helm_chart_dirs,
-               kube_api_qps, kube_api_burst, leader_elect, leader_elect_namespace, leader_elect_name, leader_elect_lease_duration,
+               kube_api_qps, kube_api_burst, cloud_poll_interval, leader_elect, leader_elect_namespace, leader_elect_name, leader_elect_lease_duration,
                leader_elect_renew_deadline, leader_elect_retry_period, verbose):
     """Run the Fleet controller until interrupted.
 
@@ -164,4 +169,5 @@ def controller(kubeconfig, namespaces, metrics_port, metrics_host, helm_reposito
         raise click.BadParameter("must be >= 0, with a burst of at least 1", param_hint="--kube-api-qps/--kube-api-burst")
     limiter = RateLimiter(kube_api_qps, kube_api_burst) if kube_api_qps else None
     asyncio.run(run(namespaces, metrics_port, metrics_host,
-                    HelmPolicy(tuple(helm_repositories), tuple(helm_chart_dirs)), election, limiter))
+                    HelmPolicy(tuple(helm_repositories), tuple(helm_chart_dirs)), election, limiter,
+                    cloud_poll_interval))
