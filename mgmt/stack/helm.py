@@ -87,12 +87,18 @@ class PackedChart:
 
 
 class Helm:
+    """`helm template`, at most `concurrency` at once. Each render is kept (LRU, up to `cache_bytes`
+    of output): a chart pinned by digest or version for good, one that may move for `ttl` seconds.
+    Members that ask for the same render at once share one helm run."""
+
     def __init__(self, concurrency: int = 2, timeout: float = 120.0, ttl: float = 300.0,
-                 cache_size: int = 256, policy: HelmPolicy | None = None):
+                 cache_bytes: int = 128 << 20, policy: HelmPolicy | None = None):
         self.policy = policy or HelmPolicy()
         self._slots = asyncio.Semaphore(concurrency)
-        self.timeout, self.ttl, self.cache_size = timeout, ttl, cache_size
+        self.timeout, self.ttl, self.cache_bytes = timeout, ttl, cache_bytes
         self._cache: OrderedDict[str, tuple[float | None, str]] = OrderedDict()
+        self._cached_bytes = 0
+        self._rendering: dict[str, asyncio.Future[str]] = {}
 
     async def template(self, release: str, namespace: str, source: HelmSource, values: dict,
                        packed_chart: PackedChart | None = None,
@@ -101,18 +107,48 @@ class Helm:
         helm's message when it fails."""
         self.policy.check(source)
         key, pinned = _cache_key(release, namespace, source, values, packed_chart, capabilities)
+        cached = self._cached(key)
+        if cached is not None:
+            return cached
+        rendering = self._rendering.get(key)
+        if rendering is None:
+            rendering = asyncio.ensure_future(
+                self._render(key, pinned, release, namespace, source, values, packed_chart, capabilities))
+            self._rendering[key] = rendering
+            rendering.add_done_callback(lambda done: self._finished(key, done))
+        # shielded: one waiting member cancelled must not cancel the render the others wait for
+        return await asyncio.shield(rendering)
+
+    def _cached(self, key: str) -> str | None:
         cached = self._cache.get(key)
         if cached and (cached[0] is None or cached[0] > time.monotonic()):
             self._cache.move_to_end(key)
             return cached[1]
+        return None
+
+    def _finished(self, key: str, done: asyncio.Future) -> None:
+        self._rendering.pop(key, None)
+        if not done.cancelled():
+            done.exception()  # retrieved here: every waiter may have gone
+
+    async def _render(self, key: str, pinned: bool, release: str, namespace: str, source: HelmSource,
+                      values: dict, packed_chart: PackedChart | None, capabilities: Capabilities) -> str:
         if packed_chart is not None:
             await asyncio.to_thread(check_archive, packed_chart)
         async with self._slots:
             text = await self._run(release, namespace, source, values, packed_chart, capabilities)
-        self._cache[key] = (None if pinned else time.monotonic() + self.ttl, text)
-        while len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
+        self._keep(key, None if pinned else time.monotonic() + self.ttl, text)
         return text
+
+    def _keep(self, key: str, expires: float | None, text: str) -> None:
+        old = self._cache.pop(key, None)
+        if old:
+            self._cached_bytes -= len(old[1])
+        self._cache[key] = (expires, text)
+        self._cached_bytes += len(text)
+        while self._cached_bytes > self.cache_bytes and len(self._cache) > 1:
+            _, (_, evicted) = self._cache.popitem(last=False)
+            self._cached_bytes -= len(evicted)
 
     async def _run(self, release: str, namespace: str, source: HelmSource, values: dict,
                    packed_chart: PackedChart | None, capabilities: Capabilities) -> str:
