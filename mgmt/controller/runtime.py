@@ -29,6 +29,7 @@ from mgmt.health.probes import probe_member
 from mgmt.kube import Kube, KubeError
 from mgmt.render import cluster_request
 from mgmt.stack import MemberTarget, StackEngine
+from mgmt.stack.engine import GrantNotRecorded
 from mgmt.workload import WorkloadClients
 from providers.base import PreflightFailure
 
@@ -237,14 +238,39 @@ class FleetRuntime:
     async def sync_stack(self) -> None:
         ready = [name for name, f in self.facts.items() if f.wants_stack()]
         recorded = {name: self.facts[name].components for name in ready}
-        # Members out of reach that have some of the stack: the rollout counts them as unavailable.
-        unreachable = {name: f.components for name, f in self.facts.items()
-                       if name not in recorded and not f.deleting and f.failure is None and f.components}
-        results = await self.shared.stack.sync(self.fleet, [self._target(n) for n in ready], recorded, unreachable)
+        results = await self.shared.stack.sync(self.fleet, [self._target(n) for n in ready], recorded,
+                                               self._held_back(set(recorded)), self._record_grant)
         for name, result in results.items():
             if name in self.facts:
                 self.facts[name].record_stack(result)
         await self.write_status()
+
+    def _held_back(self, targets: set[str]) -> dict[str, list[dict]]:
+        """Members the stack cannot reach now that still hold rollout budget: the rollout counts
+        them as unavailable. One out of reach holds every component it has (a revision may be what
+        broke it); one failed in the management cluster holds the components it was updating."""
+        held = {}
+        for name, facts in self.facts.items():
+            if name in targets or facts.deleting:
+                continue
+            components = facts.components if facts.failure is None else \
+                [c for c in facts.components if not c.get("ready")]
+            if components:
+                held[name] = components
+        return held
+
+    async def _record_grant(self, cluster: str, components: list[dict]) -> None:
+        """Write a member's new rollout grant to its status before anything of it is applied; raise
+        unless the status now holds it."""
+        facts = self.facts.get(cluster)
+        if facts is None or facts.deleting:
+            raise GrantNotRecorded(f"{cluster} is leaving the fleet")
+        facts.components = components
+        await self.write_status()
+        written = {(c.get("name"), c.get("revision")) for c in
+                   (self.writer.written.get(cluster) or {}).get("components") or []}
+        if not {(c["name"], c.get("revision")) for c in components} <= written:
+            raise GrantNotRecorded(f"the status of {cluster} could not be written")
 
     # -- probes -----------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from mgmt.api.models import Component, Rollout, Stack
@@ -47,6 +47,15 @@ class MemberStack:
     changed: bool            # anything applied/pruned/corrected in this sync
 
 
+#: Records, where a restarted controller reads it, that a member was granted a new revision
+#: (its components, the granted ones as moving there and not ready); raises if it could not.
+RecordGrant = Callable[[str, list[dict]], Awaitable[None]]
+
+
+class GrantNotRecorded(Exception):
+    """A member's rollout grant could not be recorded, so the member must not be updated yet."""
+
+
 class StackEngine:
     def __init__(self, mgmt: Kube, clients: WorkloadClients, concurrency: int = 8, timeout: float = 60.0,
                  probe_timeout: float = 5.0, retry_after: float = 60.0, helm: Helm | None = None,
@@ -63,10 +72,13 @@ class StackEngine:
         self._hook_runs: dict[tuple[str, str, str], dict] = {}
 
     async def sync(self, fleet: dict, targets: list, recorded: dict[str, list[dict]],
-                   unreachable: Mapping[str, list[dict]] | None = None) -> dict[str, MemberStack]:
+                   unreachable: Mapping[str, list[dict]] | None = None,
+                   record_grant: RecordGrant | None = None) -> dict[str, MemberStack]:
         """Sync `targets`; `recorded` is their components' last known status (after a restart),
         `unreachable` the components of members out of reach: the rollout counts each component
-        they have as unavailable (it may be what broke them), and its percentages count them."""
+        they have as unavailable (it may be what broke them), and its percentages count them.
+        A member granted a new revision is synced only once `record_grant` has recorded it, so a
+        controller killed mid-apply never grants that budget again."""
         spec = fleet.get("spec") or {}
         stack = Stack.model_validate(spec.get("stack") or {})
         settings = Rollout.model_validate(spec.get("rollout") or {})
@@ -93,7 +105,7 @@ class StackEngine:
             failures=self._failures.setdefault(keys[t.cluster], {}),
             confirmed=self._confirmed.setdefault(keys[t.cluster], {}), retry_after=self.retry_after,
             hook_runs=self._hook_runs.setdefault(keys[t.cluster], {}),
-            probe_timeout=self.probe_timeout)) for t in targets))
+            probe_timeout=self.probe_timeout), record_grant) for t in targets))
         return dict(zip([t.cluster for t in targets], results))
 
     async def forget(self, namespace: str, cluster: str) -> None:
@@ -181,9 +193,18 @@ class StackEngine:
             started.append(entry)
         return started
 
-    async def _member(self, target: MemberTarget, key: tuple[str, str, str], plan: MemberPlan) -> MemberStack:
-        kept = self._started(plan, [plan.previous[c.name] for c in plan.components if c.name in plan.previous])
+    async def _member(self, target: MemberTarget, key: tuple[str, str, str], plan: MemberPlan,
+                      record_grant: RecordGrant | None = None) -> MemberStack:
+        before = [plan.previous[c.name] for c in plan.components if c.name in plan.previous]
+        kept = self._started(plan, before)
         async with self._slots:
+            if kept != before and record_grant is not None:
+                try:
+                    await record_grant(target.cluster, kept)
+                except (GrantNotRecorded, KubeError) as error:  # nothing applied yet: the grant is void
+                    log.warning("rollout grant to %s/%s not recorded: %s", target.namespace, target.cluster, error)
+                    return MemberStack(before, True, f"rollout grant not recorded: {type(error).__name__}", False)
+                self._last[key] = kept  # a sync that fails from here on keeps holding the budget
             try:
                 result = await asyncio.wait_for(self._run(target, plan), self.timeout)
             except NoKubeconfig as error:
