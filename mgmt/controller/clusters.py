@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import providers
@@ -15,6 +17,33 @@ from mgmt.render import WORKER_KINDS, apply_order, cluster_request, is_cluster, 
 from providers.base import ClusterRequest, PreflightFailure, ProviderError
 
 log = logging.getLogger("drover.clusters")
+
+
+class RenderedClusters:
+    """Each cluster's rendered objects, by what they depend on (its request and its credentials
+    Secret's resourceVersion), kept as compact JSON up to `max_bytes` (least recently used go first):
+    a resync of a steady fleet renders nothing, and a hit is a fresh copy the caller may change."""
+
+    def __init__(self, max_bytes: int = 64 << 20):
+        self.max_bytes = max_bytes
+        self._texts: OrderedDict[str, str] = OrderedDict()
+        self._bytes = 0
+
+    def objects(self, request: ClusterRequest, credentials, secret_version: str | None) -> list[dict]:
+        key = creds.spec_key(request, secret_version or "")
+        text = self._texts.get(key)
+        if text is None:
+            text = json.dumps(render_cluster(request, credentials), separators=(",", ":"))
+            self._texts[key] = text
+            self._bytes += len(text)
+            while self._bytes > self.max_bytes and len(self._texts) > 1:
+                self._bytes -= len(self._texts.popitem(last=False)[1])
+        else:
+            self._texts.move_to_end(key)
+        return json.loads(text)
+
+
+RENDERED = RenderedClusters()
 
 
 @dataclass
@@ -33,7 +62,7 @@ async def reconcile(kube: Kube, preflight: creds.Preflight, spec: ClusterSpec, n
     request = cluster_request(spec, namespace, fleet)
     outcome = Outcome(request)
     provider = providers.get(request.provider)
-    credentials = None
+    credentials = version = None
     if provider.needs_credentials:
         try:
             credentials, version = await creds.read(kube, namespace, spec.credentials_ref.name)
@@ -47,7 +76,7 @@ async def reconcile(kube: Kube, preflight: creds.Preflight, spec: ClusterSpec, n
             return outcome
         outcome.preflight = "Skipped" if spec.skip_preflight else "Passed"
     try:
-        objects = render_cluster(request, credentials)
+        objects = RENDERED.objects(request, credentials, version)
     except (templating.TemplateError, ProviderError) as error:
         outcome.failure = PreflightFailure("TemplateError", str(error))
         return outcome

@@ -51,7 +51,8 @@ async def read(kube: Kube, namespace: str, secret_name: str) -> tuple[Credential
     return Credentials(secret_name, data), secret["metadata"]["resourceVersion"]
 
 
-def _key(request: ClusterRequest, secret_version: str) -> str:
+def spec_key(request: ClusterRequest, secret_version: str) -> str:
+    """A digest of everything a cluster's render, preflight and cloud view depend on."""
     fields = asdict(request)
     fields["labels"] = dict(request.labels)
     fields["variables"] = dict(request.variables)
@@ -66,7 +67,7 @@ class Preflight:
 
     async def check(self, request: ClusterRequest, credentials: Credentials,
                     secret_version: str) -> list[PreflightFailure]:
-        key = _key(request, secret_version)
+        key = spec_key(request, secret_version)
         cached = self._answers.get((request.namespace, request.name))
         if cached and cached[0] == key:
             return cached[1]
@@ -97,7 +98,7 @@ class CloudHealthPoller:
         self._last: dict[tuple[str, str], tuple[str, float, CloudHealth | None]] = {}
 
     async def health(self, kube: Kube, request: ClusterRequest, secret_name: str) -> CloudHealth | None:
-        member, spec = (request.namespace, request.name), _key(request, secret_name)
+        member, spec = (request.namespace, request.name), spec_key(request, secret_name)
         last = self._last.get(member)
         if last and last[0] == spec and self._clock() - last[1] < self.interval:
             return last[2]
