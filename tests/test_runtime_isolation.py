@@ -53,6 +53,7 @@ def fleet_runtime(monkeypatch):
     monkeypatch.setattr(members, "ensure", no_members)
     monkeypatch.setattr(members, "list_members", no_members)
     monkeypatch.setattr(adoption, "adopt", none_adopted)
+    monkeypatch.setattr(members, "stranded", none_adopted)
     rt = FleetRuntime(Shared(Kube(), clients=None, stack=None), "ns", "f")
     rt.writer = Writer()
     return rt

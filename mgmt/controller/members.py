@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import logging
+from functools import cache
 
-from mgmt.api.models import API_VERSION, CLUSTER_NAME_LABEL, FLEET_LABEL, MemberSpec
+import providers
+from mgmt.api.models import (
+    API_VERSION,
+    CLUSTER_NAME_LABEL,
+    FLEET_LABEL,
+    FLEET_NAMESPACE_LABEL,
+    MemberSpec,
+)
 from mgmt.controller.objects import apply_if_changed, orphan, owned_objects, template_kinds
-from mgmt.kube import Kube
+from mgmt.kube import Kube, KubeError
 from mgmt.render import CLUSTER_API, WORKER_KINDS
 
 log = logging.getLogger("drover.members")
 
 ADOPTED_LABEL = "fleet.drover.dev/adopted"
+#: On a departing cluster's objects: its deletionPolicy, for a removal that outlives its member.
+DELETION_POLICY_ANNOTATION = "fleet.drover.dev/deletion-policy"
 
 
 def member_name(fleet: str, cluster: str) -> str:
@@ -64,22 +74,80 @@ async def remove(kube: Kube, member: dict) -> bool:
     Delete goes in steps across calls: worker pools first (so machines drain while the control
     plane still runs), then the Cluster (Cluster API deletes what hangs off it), then whatever
     the Cluster does not own (templates, credentials). Orphan drops the fleet label from every
-    object and leaves the cluster running. Adopted clusters are never touched.
+    object and leaves the cluster running. Adopted clusters are never touched. The policy is
+    first written on the objects themselves, so that a removal whose member is deleted in the
+    middle goes on from them (`stranded`).
     """
     spec = MemberSpec.model_validate(member["spec"])
     namespace = member["metadata"]["namespace"]
     if not spec.adopted:
         kinds = template_kinds(spec.provider, spec.flavor) if spec.provider else [(CLUSTER_API, "Cluster")]
         objects = await owned_objects(kube, namespace, spec.fleet, spec.cluster, kinds)
-        if spec.deletion_policy == "Orphan":
-            for obj in objects:
-                await orphan(kube, obj, spec.fleet)
-        elif not await _delete_step(kube, objects):
+        await _record_policy(kube, objects, spec.deletion_policy)
+        if not await _take_out(kube, objects, spec.deletion_policy, spec.fleet):
             return False
     await kube.delete(API_VERSION, "FleetMember", member["metadata"]["name"], namespace)
     log.info("cluster %s/%s left fleet %s (%s)", namespace, spec.cluster, spec.fleet,
              "adopted: untouched" if spec.adopted else spec.deletion_policy)
     return True
+
+
+async def stranded(kube: Kube, namespace: str, fleet: str, keep: set[str]) -> dict[str, list[dict]]:
+    """The objects still labelled for the fleet's clusters other than `keep` (those declared,
+    adopted or with a member), by cluster: what is left of a removal whose member is gone."""
+    labels = {FLEET_LABEL: fleet, FLEET_NAMESPACE_LABEL: namespace}
+    found: dict[str, list[dict]] = {}
+    for api_version, kind in every_template_kind():
+        try:
+            listed = await kube.list(api_version, kind, None, labels)
+        except KubeError as error:
+            if not error.not_found:
+                raise
+            continue  # a provider whose CRDs are not installed here
+        for obj in listed:
+            cluster = (obj["metadata"].get("labels") or {}).get(CLUSTER_NAME_LABEL)
+            if cluster and cluster not in keep:
+                found.setdefault(cluster, []).append(obj)
+    return found
+
+
+async def remove_stranded(kube: Kube, fleet: str, cluster: str, objects: list[dict]) -> bool:
+    """One step of taking out a cluster whose member is gone, per the policy its objects record;
+    True once finished. Without a record (the member was deleted before its removal began) the
+    cluster is orphaned: nothing is destroyed that no one can be shown to have asked to destroy."""
+    policies = {(o["metadata"].get("annotations") or {}).get(DELETION_POLICY_ANNOTATION) for o in objects}
+    policy = "Delete" if "Delete" in policies else "Orphan"
+    if policy == "Orphan" and "Orphan" not in policies:
+        log.warning("cluster %s of fleet %s: its FleetMember is gone and its objects record no deletion "
+                    "policy: orphaned", cluster, fleet)
+    done = await _take_out(kube, objects, policy, fleet)
+    if done:
+        log.info("cluster %s left fleet %s (%s, resumed from its objects)", cluster, fleet, policy)
+    return done
+
+
+@cache
+def every_template_kind() -> list[tuple[str, str]]:
+    """(apiVersion, kind) of every object any provider's template makes, in any flavor."""
+    kinds = {k for name in providers.NAMES for flavor in providers.get(name).flavors
+             for k in template_kinds(name, flavor)}
+    return sorted(kinds)
+
+
+async def _record_policy(kube: Kube, objects: list[dict], policy: str) -> None:
+    for obj in objects:
+        meta = obj["metadata"]
+        if (meta.get("annotations") or {}).get(DELETION_POLICY_ANNOTATION) != policy:
+            await kube.patch(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"),
+                             {"metadata": {"annotations": {DELETION_POLICY_ANNOTATION: policy}}})
+
+
+async def _take_out(kube: Kube, objects: list[dict], policy: str, fleet: str) -> bool:
+    if policy == "Orphan":
+        for obj in objects:
+            await orphan(kube, obj, fleet)
+        return True
+    return await _delete_step(kube, objects)
 
 
 async def _delete_step(kube: Kube, objects: list[dict]) -> bool:

@@ -78,6 +78,7 @@ class FleetRuntime:
         self.cluster_specs: dict[str, ClusterSpec] = {}  # every declared cluster, by name
         self._declared_generation: int | None = None
         self.failures: dict[str, int] = {}  # loop or cluster -> failures in a row
+        self._sweep = True  # look for removals left without a member (first pass, and until done)
 
     # -- the loops ------------------------------------------------------------
 
@@ -210,22 +211,42 @@ class FleetRuntime:
         return set(found)
 
     async def _remove_departed(self, keep: set[str]) -> None:
-        for member in await members.list_members(self.shared.kube, self.namespace, self.name):
+        listed = await members.list_members(self.shared.kube, self.namespace, self.name)
+        for member in listed:
             cluster = member["spec"]["cluster"]
             if cluster in keep:
                 continue
             facts = self.facts.setdefault(cluster, MemberFacts(cluster))
             facts.deleting = True
             if await members.remove(self.shared.kube, member):
-                self.facts.pop(cluster, None)
-                self.requests.pop(cluster, None)
-                self.shared.preflight.forget(self.namespace, cluster)
-                self.shared.cloud.forget(self.namespace, cluster)
-                await self.shared.stack.forget(self.namespace, cluster)
-                await self.shared.clients.forget(self.namespace, cluster)
-                self.writer.forget(cluster)
+                await self._forget(cluster)
             else:
                 self.retry_spec(2)  # come back soon to take the next step
+        # A member deleted by hand in the middle of its cluster's removal (or before a restart):
+        # the rest of the removal is found from the objects still labelled for the Fleet.
+        present = keep | {m["spec"]["cluster"] for m in listed}
+        vanished = [cluster for cluster in self.facts if cluster not in present]
+        if self._sweep or vanished:
+            await self._remove_stranded(present)
+            for cluster in vanished:
+                await self._forget(cluster)
+
+    async def _remove_stranded(self, keep: set[str]) -> None:
+        stranded = await members.stranded(self.shared.kube, self.namespace, self.name, keep)
+        self._sweep = False
+        for cluster, objects in stranded.items():
+            if not await members.remove_stranded(self.shared.kube, self.name, cluster, objects):
+                self._sweep = True
+                self.retry_spec(2)
+
+    async def _forget(self, cluster: str) -> None:
+        self.facts.pop(cluster, None)
+        self.requests.pop(cluster, None)
+        self.shared.preflight.forget(self.namespace, cluster)
+        self.shared.cloud.forget(self.namespace, cluster)
+        await self.shared.stack.forget(self.namespace, cluster)
+        await self.shared.clients.forget(self.namespace, cluster)
+        self.writer.forget(cluster)
 
     # -- stack ------------------------------------------------------------------
 
