@@ -123,3 +123,47 @@ def test_the_member_reason_names_the_secret_and_the_setting_only():
     message = str(refused.value)
     assert message.startswith("Secret team-a/web-kubeconfig: the kubeconfig sets exec (it runs a command")
     assert "curl" not in message and TOKEN not in message
+
+
+def test_clients_with_the_same_ca_and_certificate_share_one_tls_context():
+    access = reduce(kubeconfig())
+    context = ssl_context(access)
+    assert ssl_context(reduce(kubeconfig())) is context
+    other = pki.issue(CA, "other")
+    assert ssl_context(reduce(kubeconfig(user={"client-certificate-data": b64(other.cert_pem),
+                                               "client-key-data": b64(other.key_pem)}))) is not context
+    assert ssl_context(Access(access.server, access.ca)) is not context  # no client certificate
+
+
+def test_a_client_loads_no_system_ca_store_when_its_kubeconfig_has_a_ca(monkeypatch):
+    loads = []
+    real = ssl.SSLContext.load_default_certs
+    monkeypatch.setattr(ssl.SSLContext, "load_default_certs", lambda self, *a: loads.append(1) or real(self, *a))
+
+    async def build():
+        for _ in range(3):
+            kube = await client(reduce(kubeconfig()), 5)
+            await kube.close()
+    asyncio.run(build())
+    assert loads == []
+
+
+def test_a_client_is_the_librarys_client_on_its_own_session():
+    """The REST and API clients are built without the library's __init__ (it would load the system
+    CA store): they must carry every attribute the library's own have."""
+    from kubernetes_asyncio import client as k8s
+
+    async def build():
+        library = k8s.ApiClient(k8s.Configuration(host="https://10.0.0.1:6443"))
+        ours = await client(reduce(kubeconfig(user={"token": TOKEN})), 5)
+        try:
+            assert set(vars(library)) <= set(vars(ours.api))
+            assert set(vars(library.rest_client)) <= set(vars(ours.api.rest_client))
+            assert ours.api.rest_client.pool_manager.connector._ssl is ssl_context(reduce(kubeconfig()))
+            headers = {}
+            await ours.api.update_params_for_auth(headers, [], ["BearerToken"])
+            assert {k.lower(): v for k, v in headers.items()}["authorization"] == f"Bearer {TOKEN}"
+        finally:
+            await library.close()
+            await ours.close()
+    asyncio.run(build())
