@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 
@@ -88,3 +89,74 @@ def test_log_filter_drops_chatter_and_softens_waits():
     assert (wait.levelname, wait.getMessage()) == ("INFO", "machine m: waiting for bootstrap data")
     failure = record(logging.ERROR, "Handler 'x' failed temporarily: API server of c unreachable")
     assert readable.filter(failure) and failure.levelname == "ERROR"
+
+
+def test_waits_back_off_exponentially_up_to_a_cap():
+    delays = [operator.retry_delay(retry) for retry in range(12)]
+    assert operator.WAIT_FIRST * 0.8 <= delays[0] <= operator.WAIT_FIRST
+    assert all(0.8 * min(operator.WAIT_MAX, operator.WAIT_FIRST * 2 ** r) <= d <= operator.WAIT_MAX
+               for r, d in enumerate(delays))
+    assert delays[1] > delays[0] and delays[-1] >= 0.8 * operator.WAIT_MAX
+
+
+def test_a_waiting_handler_is_retried_after_the_delay_of_its_retry():
+    @operator.backing_off
+    async def handler(retry, **_):
+        raise kopf.TemporaryError("cluster c: waiting for its LocalCluster", delay=1)
+
+    for retry in (0, 5):
+        with pytest.raises(kopf.TemporaryError) as raised:
+            asyncio.run(handler(retry=retry, body=None))
+        assert str(raised.value) == "cluster c: waiting for its LocalCluster"
+        assert 0.8 * min(operator.WAIT_MAX, operator.WAIT_FIRST * 2 ** retry) <= raised.value.delay
+        assert raised.value.delay <= operator.WAIT_MAX
+
+
+class Patches:
+    def __init__(self):
+        self.patches = []
+
+    async def patch(self, api_version, kind, name, namespace, patch, subresource=None):
+        self.patches.append((kind, name, patch, subresource))
+
+
+def test_a_status_already_written_is_not_written_again():
+    kube = Patches()
+    status = {"initialization": {"provisioned": True},
+              "conditions": [operator.condition("Ready", "Provisioned", 1)]}
+    body = kopf.Body({"metadata": {"name": "lc", "namespace": "ns"}, "status": {}})
+    asyncio.run(operator.set_status(kube, "v", "LocalCluster", body, status))
+    assert len(kube.patches) == 1
+    written = kube.patches[0][2]["status"]
+    body = kopf.Body({"metadata": {"name": "lc", "namespace": "ns"}, "status": written})
+    later = {**status, "conditions": [operator.condition("Ready", "Provisioned", 1)]}
+    asyncio.run(operator.set_status(kube, "v", "LocalCluster", body, later))
+    assert len(kube.patches) == 1, "the same status again is no write"
+    asyncio.run(operator.set_status(kube, "v", "LocalCluster", body, {**later, "conditions": [
+        operator.condition("Ready", "Provisioned", 2)]}))
+    assert len(kube.patches) == 2, "a new generation observed is written"
+
+
+def test_waits_are_not_posted_as_error_events():
+    """kopf posts an object's log records of WARNING and above as Events (a write each): a wait is
+    demoted on kopf's object logger itself, before its Event poster sees it."""
+    objects, root = logging.getLogger("kopf.objects"), logging.getLogger()
+    filters, handlers, level = list(objects.filters), list(root.handlers), root.level
+    seen = []
+
+    class Seen(logging.Handler):
+        def emit(self, record):
+            seen.append((record.levelno, record.getMessage()))
+    catcher = Seen()
+    try:
+        operator.configure_logging()
+        objects.addHandler(catcher)
+        objects.error("Handler 'reconcile_cluster' failed temporarily: cluster c: waiting for its LocalCluster")
+        objects.error("Handler 'reconcile_machine' failed temporarily: machine m: API server of c unreachable")
+    finally:
+        objects.removeHandler(catcher)
+        objects.filters[:] = filters
+        root.handlers[:], root.level = handlers, level
+    assert seen == [(logging.INFO, "cluster c: waiting for its LocalCluster"),
+                    (logging.ERROR, "Handler 'reconcile_machine' failed temporarily: machine m: "
+                                    "API server of c unreachable")]

@@ -23,7 +23,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime
+import functools
 import logging
+import random
 from pathlib import Path
 
 import kopf
@@ -48,10 +50,28 @@ LOCAL_CLUSTER = (INFRA_GROUP, VERSION, "localclusters")
 LOCAL_MACHINE = (INFRA_GROUP, VERSION, "localmachines")
 LOCAL_CONTROL_PLANE = (CONTROL_PLANE_GROUP, VERSION, "localcontrolplanes")
 LIVENESS_INTERVAL = 5.0
+WAIT_FIRST, WAIT_MAX = 2.0, 30.0  # seconds before a waiting handler's first and longest retry
 
 registry = kopf.OperatorRegistry()
 # Retry failed handlers soon: most failures are a process still starting.
 HANDLER = {"registry": registry, "backoff": 5}
+
+
+def backing_off(handler):
+    """A handler whose waits (kopf.TemporaryError) are retried later each time: WAIT_FIRST
+    seconds, doubling up to WAIT_MAX, jittered. A fixed short delay made a thousand waiting
+    objects a retry storm (each retry writes kopf's progress annotation)."""
+    @functools.wraps(handler)
+    async def wrapped(*args, retry: int = 0, **kwargs):
+        try:
+            return await handler(*args, retry=retry, **kwargs)
+        except kopf.TemporaryError as error:
+            raise kopf.TemporaryError(str(error), delay=retry_delay(retry)) from None
+    return wrapped
+
+
+def retry_delay(retry: int) -> float:
+    return min(WAIT_MAX, WAIT_FIRST * 2 ** min(retry, 10)) * random.uniform(0.8, 1.0)
 
 
 # -- helpers -------------------------------------------------------------------
@@ -62,7 +82,7 @@ def owner_name(body: kopf.Body, kind: str) -> str:
         if ref.get("kind") == kind and ref.get("apiVersion", "").startswith(f"{CAPI_GROUP}/"):
             return ref["name"]
     what = f"{body.get('kind', 'object')} {body.metadata.namespace}/{body.metadata.name}"
-    raise kopf.TemporaryError(f"{what}: waiting for Cluster API to set the owning {kind}", delay=3)
+    raise kopf.TemporaryError(f"{what}: waiting for Cluster API to set the owning {kind}")
 
 
 def cluster_of(body: kopf.Body) -> str | None:
@@ -92,8 +112,11 @@ def same_conditions(old: list, new: list) -> list:
 
 
 async def set_status(kube: Kube, api_version: str, kind: str, body: kopf.Body, status: dict) -> None:
-    status = {**status, "conditions": same_conditions(body.get("status", {}).get("conditions"),
-                                                       status.get("conditions", []))}
+    """Write the status unless it already says this (every resume and update would rewrite it)."""
+    current = body.get("status", {})
+    status = {**status, "conditions": same_conditions(current.get("conditions"), status.get("conditions", []))}
+    if all(current.get(key) == value for key, value in status.items()):
+        return
     await kube.patch(api_version, kind, body.metadata.name, body.metadata.namespace,
                      {"status": status}, subresource="status")
 
@@ -125,7 +148,7 @@ async def infrastructure_of(memo: kopf.Memo, namespace: str, cluster: str) -> di
     ref = ((owner or {}).get("spec") or {}).get("infrastructureRef") or {}
     infra = await memo.mgmt.get(INFRA_API, "LocalCluster", ref["name"], namespace) if ref.get("name") else None
     if not infra:
-        raise kopf.TemporaryError(f"cluster {namespace}/{cluster}: waiting for its LocalCluster", delay=3)
+        raise kopf.TemporaryError(f"cluster {namespace}/{cluster}: waiting for its LocalCluster")
     return infra
 
 
@@ -186,6 +209,7 @@ async def cleanup(memo: kopf.Memo, **_) -> None:
 @kopf.on.resume(*LOCAL_CLUSTER, **HANDLER)
 @kopf.on.create(*LOCAL_CLUSTER, **HANDLER)
 @kopf.on.update(*LOCAL_CLUSTER, **HANDLER)
+@backing_off
 async def reconcile_cluster(body: kopf.Body, memo: kopf.Memo, logger, **_) -> None:
     cluster = owner_name(body, "Cluster")
     namespace = body.metadata.namespace
@@ -197,7 +221,7 @@ async def reconcile_cluster(body: kopf.Body, memo: kopf.Memo, logger, **_) -> No
         try:
             await simulator.add(simulator.cluster_name(namespace, cluster), simulated.get("nodes", 0))
         except SimulatorError as error:
-            raise kopf.TemporaryError(f"cluster {namespace}/{cluster}: {error}", delay=5) from None
+            raise kopf.TemporaryError(f"cluster {namespace}/{cluster}: {error}") from None
     # Local machines boot from nothing; the Secret exists because Machines name it.
     secret = cluster_secret(f"{cluster}-bootstrap", namespace, cluster,
                             owner_reference(body, INFRA_API, "LocalCluster"),
@@ -211,6 +235,7 @@ async def reconcile_cluster(body: kopf.Body, memo: kopf.Memo, logger, **_) -> No
 
 
 @kopf.on.delete(*LOCAL_CLUSTER, **HANDLER)
+@backing_off
 async def delete_cluster(body: kopf.Body, memo: kopf.Memo, logger, **_) -> None:
     cluster = cluster_of(body)
     if cluster and body.spec.get("simulated") is not None:
@@ -227,7 +252,7 @@ async def remove_virtual_cluster(memo: kopf.Memo, namespace: str, cluster: str, 
     try:
         removed = await memo.simulator.remove(memo.simulator.cluster_name(namespace, cluster))
     except SimulatorError as error:
-        raise kopf.TemporaryError(f"cluster {namespace}/{cluster}: {error}", delay=5) from None
+        raise kopf.TemporaryError(f"cluster {namespace}/{cluster}: {error}") from None
     if removed:
         logger.info(f"cluster {namespace}/{cluster}: virtual cluster removed")
 
@@ -237,6 +262,7 @@ async def remove_virtual_cluster(memo: kopf.Memo, namespace: str, cluster: str, 
 @kopf.on.resume(*LOCAL_CONTROL_PLANE, **HANDLER)
 @kopf.on.create(*LOCAL_CONTROL_PLANE, **HANDLER)
 @kopf.on.update(*LOCAL_CONTROL_PLANE, **HANDLER)
+@backing_off
 async def reconcile_control_plane(body: kopf.Body, memo: kopf.Memo, reason: str, logger, **_) -> None:
     cluster = owner_name(body, "Cluster")
     namespace = body.metadata.namespace
@@ -277,9 +303,9 @@ async def serve_simulated(body: kopf.Body, memo: kopf.Memo, namespace: str, clus
     try:
         exists = await simulator.exists(name)
     except SimulatorError as error:
-        raise kopf.TemporaryError(f"cluster {namespace}/{cluster}: {error}", delay=5) from None
+        raise kopf.TemporaryError(f"cluster {namespace}/{cluster}: {error}") from None
     if not exists:
-        raise kopf.TemporaryError(f"cluster {namespace}/{cluster}: waiting for its virtual cluster", delay=2)
+        raise kopf.TemporaryError(f"cluster {namespace}/{cluster}: waiting for its virtual cluster")
     await publish_endpoint(body, memo, cluster, simulator.endpoint(), simulator.kubeconfig(name))
     if not body.get("status", {}).get("initialization", {}).get("controlPlaneInitialized"):
         logger.info(f"cluster {namespace}/{cluster}: simulated at {simulator.server(name)}")
@@ -302,9 +328,9 @@ async def controllers_working(memo: kopf.Memo, procs: ClusterProcesses) -> None:
     try:
         account = await (await workload(memo, procs)).get("v1", "ServiceAccount", "default", "default")
     except Unreachable as error:
-        raise kopf.TemporaryError(f"cluster {procs.name}: API server unreachable: {error}", delay=3)
+        raise kopf.TemporaryError(f"cluster {procs.name}: API server unreachable: {error}")
     if not account:
-        raise kopf.TemporaryError(f"cluster {procs.name}: waiting for the controller manager", delay=2)
+        raise kopf.TemporaryError(f"cluster {procs.name}: waiting for the controller manager")
 
 
 @kopf.timer(*LOCAL_CONTROL_PLANE, interval=LIVENESS_INTERVAL, initial_delay=LIVENESS_INTERVAL,
@@ -324,6 +350,7 @@ async def keep_alive(body: kopf.Body, memo: kopf.Memo, logger, **_) -> None:
 
 
 @kopf.on.delete(*LOCAL_CONTROL_PLANE, **HANDLER)
+@backing_off
 async def delete_control_plane(body: kopf.Body, memo: kopf.Memo, logger, **_) -> None:
     cluster = cluster_of(body)
     namespace = body.metadata.namespace
@@ -368,22 +395,23 @@ async def machine_of(body: kopf.Body, memo: kopf.Memo) -> dict:
     name = owner_name(body, "Machine")
     machine = await memo.mgmt.get(CAPI_VERSION, "Machine", name, body.metadata.namespace)
     if not machine:
-        raise kopf.TemporaryError(f"waiting for Machine {name}", delay=3)
+        raise kopf.TemporaryError(f"waiting for Machine {name}")
     return machine
 
 
 @kopf.on.resume(*LOCAL_MACHINE, **HANDLER)
 @kopf.on.create(*LOCAL_MACHINE, **HANDLER)
 @kopf.on.update(*LOCAL_MACHINE, **HANDLER)
+@backing_off
 async def reconcile_machine(body: kopf.Body, memo: kopf.Memo, logger, **_) -> None:
     machine = await machine_of(body, memo)
     namespace, name = body.metadata.namespace, machine["metadata"]["name"]
     cluster = machine["spec"]["clusterName"]
     if not machine["spec"].get("bootstrap", {}).get("dataSecretName"):
-        raise kopf.TemporaryError(f"machine {name}: waiting for bootstrap data", delay=3)
+        raise kopf.TemporaryError(f"machine {name}: waiting for bootstrap data")
     procs = ClusterProcesses(memo.runtime_root, namespace, cluster)
     if not procs.exists():
-        raise kopf.TemporaryError(f"machine {name}: waiting for the control plane of {cluster}", delay=3)
+        raise kopf.TemporaryError(f"machine {name}: waiting for the control plane of {cluster}")
 
     pid = provider_id(namespace, cluster, name)
     if body.spec.get("providerID") != pid:
@@ -399,7 +427,7 @@ async def reconcile_machine(body: kopf.Body, memo: kopf.Memo, logger, **_) -> No
                           "status": {k: node["status"][k] for k in ("capacity", "allocatable")}},
                          subresource="status")
     except Unreachable as error:
-        raise kopf.TemporaryError(f"machine {name}: API server of {cluster} unreachable: {error}", delay=5)
+        raise kopf.TemporaryError(f"machine {name}: API server of {cluster} unreachable: {error}")
     if not existed:
         logger.info(f"machine {namespace}/{name}: node created in cluster {cluster} ({pid})")
 
@@ -410,6 +438,7 @@ async def reconcile_machine(body: kopf.Body, memo: kopf.Memo, logger, **_) -> No
 
 
 @kopf.on.delete(*LOCAL_MACHINE, **HANDLER)
+@backing_off
 async def delete_machine(body: kopf.Body, memo: kopf.Memo, logger, **_) -> None:
     cluster = body.metadata.get("labels", {}).get(CLUSTER_NAME_LABEL)
     node = body.get("status", {}).get("nodeName")
@@ -421,7 +450,7 @@ async def delete_machine(body: kopf.Body, memo: kopf.Memo, logger, **_) -> None:
     try:
         deleted = await (await workload(memo, procs)).delete("v1", "Node", node)
     except Unreachable as error:
-        raise kopf.TemporaryError(f"machine {node}: API server of {cluster} unreachable: {error}", delay=5)
+        raise kopf.TemporaryError(f"machine {node}: API server of {cluster} unreachable: {error}")
     if deleted:
         logger.info(f"machine {body.metadata.namespace}/{node}: node deleted from cluster {cluster}")
 
@@ -460,6 +489,9 @@ def configure_logging(level: int = logging.INFO) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s"))
     handler.addFilter(_Readable())
+    # On kopf's object logger too, before its handler that posts Events: a wait is not an error
+    # Event (one more write per retry).
+    logging.getLogger("kopf.objects").addFilter(_Readable())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
