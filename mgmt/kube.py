@@ -13,10 +13,11 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
+import aiohttp
 from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio import config as k8s_config
 from kubernetes_asyncio.client.exceptions import ApiException
@@ -25,6 +26,7 @@ FIELD_MANAGER = "drover"
 RETRIES_ON_429 = 5
 USER_AGENT = "drover/0.1"
 UNKNOWN_KIND_RECHECK = 5.0  # seconds before discovery is asked again about a kind it did not have
+WATCH_SECONDS = 300  # how long the server keeps one watch open before it ends the stream
 
 
 class KubeError(Exception):
@@ -117,6 +119,7 @@ class Kube:
         self._discovered: set[str] = set()
         self._unknown: dict[tuple[str, str], float] = {}  # kind -> when discovery last lacked it
         self._discovery_lock = asyncio.Lock()
+        self._watches: set[aiohttp.ClientResponse] = set()  # open watch streams, ended by close()
 
     @classmethod
     async def from_kubeconfig(cls, path: str | None = None, context: str | None = None,
@@ -143,6 +146,8 @@ class Kube:
         return cls(api, timeout)
 
     async def close(self) -> None:
+        for response in list(self._watches):  # closing the session leaves a stream being read open
+            response.close()
         await self.api.close()
 
     async def __aenter__(self) -> Self:
@@ -199,11 +204,7 @@ class Kube:
         except ValueError:
             decoded = text
         if response.status >= 400:
-            status = decoded if isinstance(decoded, dict) else {}
-            error = KubeError(response.status, status.get("reason", response.reason or ""),
-                              status.get("message", text[:500] if not status else ""))
-            error.retry_after = (status.get("details") or {}).get("retryAfterSeconds")
-            raise error
+            raise _status_error(response.status, response.reason, text)
         return decoded
 
     # -- discovery ----------------------------------------------------------
@@ -263,6 +264,11 @@ class Kube:
 
     async def list(self, api_version: str, kind: str, namespace: str | None = None,
                    labels: Mapping[str, str] | str | None = None) -> list[dict]:
+        return (await self.list_page(api_version, kind, namespace, labels))[0]
+
+    async def list_page(self, api_version: str, kind: str, namespace: str | None = None,
+                        labels: Mapping[str, str] | str | None = None) -> tuple[list[dict], str]:
+        """Every object of a kind (all pages) and the list's resourceVersion, to watch from."""
         res = await self.resource(api_version, kind)
         query = [("labelSelector", _selector(labels))] if labels else []
         items, token = [], None
@@ -275,7 +281,43 @@ class Kube:
                 items.append(item)
             token = page.get("metadata", {}).get("continue")
             if not token:
-                return items
+                return items, page.get("metadata", {}).get("resourceVersion", "")
+
+    async def watch(self, api_version: str, kind: str, namespace: str | None = None,
+                    labels: Mapping[str, str] | str | None = None, resource_version: str = "",
+                    seconds: int = WATCH_SECONDS) -> AsyncIterator[tuple[str, dict]]:
+        """The changes to a kind after `resource_version`, as (type, object): ADDED, MODIFIED,
+        DELETED, BOOKMARK (only its resourceVersion) and ERROR (a Status: 410 when that version is
+        too old to watch from). Ends when the server ends the stream (after about `seconds`)."""
+        res = await self.resource(api_version, kind)
+        query = [("watch", "true"), ("allowWatchBookmarks", "true"), ("timeoutSeconds", seconds)]
+        if labels:
+            query.append(("labelSelector", _selector(labels)))
+        if resource_version:
+            query.append(("resourceVersion", resource_version))
+        if self.limiter is not None:
+            await self.limiter.wait()
+        timeout = aiohttp.ClientTimeout(connect=self.timeout, sock_read=seconds + 30)
+        try:
+            response = await self.api.call_api(
+                res.path(namespace=namespace), "GET", query_params=query,
+                header_params={"Accept": "application/json"}, auth_settings=["BearerToken"],
+                _preload_content=False, _return_http_data_only=True, _request_timeout=timeout)
+            self._watches.add(response)
+            try:
+                async with response:
+                    if response.status >= 400:
+                        raise _status_error(response.status, response.reason, (await response.read()).decode())
+                    async for line in response.content:
+                        if line.strip():
+                            event = json.loads(line)
+                            yield event.get("type", ""), event.get("object") or {}
+            finally:
+                self._watches.discard(response)
+        except ApiException as error:
+            raise KubeError.from_api_exception(error) from None
+        except (TimeoutError, OSError, aiohttp.ClientError) as error:
+            raise Unreachable(f"{self.host}: {type(error).__name__}: {error}") from None
 
     async def create(self, obj: dict) -> dict:
         res = await self.resource(obj["apiVersion"], obj["kind"])
@@ -319,6 +361,18 @@ class Kube:
             if error.not_found:
                 return False
             raise
+
+
+def _status_error(code: int, reason: str | None, text: str) -> KubeError:
+    """The KubeError of an answer >= 400, from its Status body when it has one."""
+    try:
+        status = json.loads(text)
+    except ValueError:
+        status = None
+    status = status if isinstance(status, dict) else {}
+    error = KubeError(code, status.get("reason", reason or ""), status.get("message", text[:500] if not status else ""))
+    error.retry_after = (status.get("details") or {}).get("retryAfterSeconds")
+    return error
 
 
 def object_ref(obj: Mapping) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 import providers
 from mgmt.api.models import CLUSTER_NAME_LABEL, FLEET_LABEL, FLEET_NAMESPACE_LABEL
+from mgmt.controller import cache
 from mgmt.kube import Kube, KubeError, object_ref
 
 ORPHANED_ANNOTATION = "fleet.drover.dev/orphaned-from"
@@ -25,12 +26,16 @@ def contains(live: Any, desired: Any) -> bool:
 
 
 async def apply_if_changed(kube: Kube, obj: dict) -> tuple[dict, bool]:
-    """Server-side apply `obj` unless the live object already holds it; returns (live, written)."""
-    meta = obj["metadata"]
-    live = await kube.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+    """Server-side apply `obj` unless the live object already holds it; returns (live, written).
+    The live object is read from the watch-backed cache (`mgmt.controller.cache`): an unchanged
+    object costs no request. What is returned must not be modified."""
+    objects = cache.of(kube)
+    live = await objects.get(obj)
     if live is not None and contains(live, {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}):
         return live, False
-    return await kube.apply(obj), True
+    live = await kube.apply(obj)
+    objects.observe(live)
+    return live, True
 
 
 _KIND_LINE = re.compile(r"^apiVersion:\s*(\S+)\s*\nkind:\s*(\S+)", re.MULTILINE)

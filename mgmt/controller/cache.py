@@ -1,0 +1,177 @@
+"""Reads of the management cluster served from watches, not a GET per object per resync.
+
+One informer per (kind, namespace), started by the first read of that kind there: a LIST, then a
+WATCH from its resourceVersion (resumed where it ended, listed again when that version is too old).
+It keeps only the objects that carry Drover's fleet label (the ones Drover applies; an object
+without the label differs from what Drover would apply either way), without their managedFields,
+and never Secrets (credentials are not kept in memory for longer than a read).
+
+A read the informer cannot answer (not listed yet, its watch broken, the kind forbidden or not
+served) is a GET, as before: the cache saves requests, it never answers with what it does not know.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Mapping
+
+from mgmt.api.models import FLEET_LABEL
+from mgmt.kube import Kube, KubeError
+
+log = logging.getLogger("drover.cache")
+
+SYNC_WAIT = 10.0     # seconds a first read waits for its informer's LIST before it GETs instead
+RETRY_MAX = 30.0     # cap of the backoff between failed LISTs/WATCHes of one informer
+UNCACHED_KINDS = {("v1", "Secret")}
+
+
+def cached(obj: Mapping) -> bool:
+    """Whether the cache can answer for `obj` (a desired object): labelled, and not a Secret."""
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    return FLEET_LABEL in labels and (obj.get("apiVersion"), obj.get("kind")) not in UNCACHED_KINDS
+
+
+class Informer:
+    """The objects of one kind in one namespace with the fleet label, kept current by a watch."""
+
+    def __init__(self, kube: Kube, api_version: str, kind: str, namespace: str | None):
+        self.kube, self.api_version, self.kind, self.namespace = kube, api_version, kind, namespace
+        self.objects: dict[str, dict] = {}
+        self.version = ""
+        self._current = asyncio.Event()  # set while the objects are those of a live watch
+        self._tried = asyncio.Event()    # set once the first LIST answered, or failed
+        self._task = asyncio.create_task(self._run(), name=f"informer {kind} {namespace or '*'}")
+
+    async def current(self, wait: float) -> bool:
+        """True when the objects are current (waiting up to `wait` seconds for the first LIST)."""
+        if not self._tried.is_set():
+            try:
+                await asyncio.wait_for(self._tried.wait(), wait)
+            except TimeoutError:
+                pass
+        return self._current.is_set()
+
+    def observe(self, obj: dict) -> None:
+        """What a write of ours answered: newer than the cache until the watch brings it."""
+        self._store(obj)
+
+    async def close(self) -> None:
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass
+
+    async def _run(self) -> None:
+        try:
+            await self._keep_current()
+        finally:  # an informer that stopped (closed, or a bug) never answers again
+            self._current.clear()
+            self._tried.set()
+
+    async def _keep_current(self) -> None:
+        failures = 0
+        while not self._closed():
+            try:
+                if not self.version:
+                    await self._list()
+                await self._watch()  # ends when the server ends the stream: watched again from there
+                failures = 0
+            except (KubeError, ValueError, KeyError, TypeError) as error:
+                self._current.clear()
+                self._tried.set()
+                self.version = ""
+                if self._closed():
+                    return
+                if isinstance(error, KubeError) and error.status == 410:
+                    continue  # too old a version to watch from: listed again at once
+                failures += 1
+                delay = min(RETRY_MAX, 2.0 ** failures)
+                log.debug("informer %s %s: %s; again in %.0f s", self.kind, self.namespace or "*", error, delay)
+                await asyncio.sleep(delay)
+
+    def _closed(self) -> bool:
+        return self.kube.api.rest_client.pool_manager.closed
+
+    async def _list(self) -> None:
+        items, version = await self.kube.list_page(self.api_version, self.kind, self.namespace, FLEET_LABEL)
+        self.objects = {}
+        for item in items:
+            self._store(item)
+        self.version = version
+        self._current.set()
+        self._tried.set()
+
+    async def _watch(self) -> None:
+        async for kind, obj in self.kube.watch(self.api_version, self.kind, self.namespace, FLEET_LABEL,
+                                               self.version):
+            if kind == "ERROR":
+                raise KubeError(obj.get("code") or 0, obj.get("reason", ""), obj.get("message", ""))
+            self.version = (obj.get("metadata") or {}).get("resourceVersion") or self.version
+            if kind == "DELETED":
+                self.objects.pop(obj["metadata"]["name"], None)
+            elif kind in ("ADDED", "MODIFIED"):
+                self._store(obj)
+            self._current.set()
+
+    def _store(self, obj: dict) -> None:
+        meta = obj.get("metadata") or {}
+        if FLEET_LABEL not in (meta.get("labels") or {}):
+            self.objects.pop(meta.get("name"), None)
+            return
+        # managedFields are often half the object, and nothing compares them.
+        meta = {key: value for key, value in meta.items() if key != "managedFields"}
+        self.objects[meta["name"]] = {"apiVersion": self.api_version, "kind": self.kind, **obj, "metadata": meta}
+
+
+class ObjectCache:
+    """The informers of one management client, started on first use."""
+
+    def __init__(self, kube: Kube):
+        self.kube = kube
+        self._informers: dict[tuple[str, str, str | None], Informer] = {}
+
+    def informer(self, api_version: str, kind: str, namespace: str | None) -> Informer:
+        key = (api_version, kind, namespace)
+        if key not in self._informers:
+            self._informers[key] = Informer(self.kube, api_version, kind, namespace)
+        return self._informers[key]
+
+    async def get(self, obj: Mapping) -> dict | None:
+        """The live object of desired `obj` (read-only: it is the cache's own copy)."""
+        meta = obj["metadata"]
+        if cached(obj):
+            informer = self.informer(obj["apiVersion"], obj["kind"], meta.get("namespace"))
+            if await informer.current(SYNC_WAIT):
+                return informer.objects.get(meta["name"])
+        return await self.kube.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+
+    def observe(self, obj: dict) -> None:
+        """Record the answer of a write, so the next read does not find the object as it was."""
+        meta = obj.get("metadata") or {}
+        key = (obj.get("apiVersion"), obj.get("kind"), meta.get("namespace"))
+        if key in self._informers and cached(obj):
+            self._informers[key].observe(obj)
+
+    async def close(self) -> None:
+        informers, self._informers = list(self._informers.values()), {}
+        for informer in informers:
+            await informer.close()
+
+
+_caches: weakref.WeakKeyDictionary[Kube, ObjectCache] = weakref.WeakKeyDictionary()
+
+
+def of(kube: Kube) -> ObjectCache:
+    """The cache of a management client (one per client; its informers end when the client closes)."""
+    if kube not in _caches:
+        _caches[kube] = ObjectCache(kube)
+    return _caches[kube]
+
+
+async def close(kube: Kube) -> None:
+    cache = _caches.pop(kube, None)
+    if cache is not None:
+        await cache.close()
