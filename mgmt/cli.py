@@ -112,6 +112,7 @@ COMMANDS = {
     "init": "mgmt.install:init",
     "status": "mgmt.report.cli:status",
     "describe": "mgmt.report.cli:describe",
+    "dashboard": "mgmt.dashboard.cli:dashboard",
 }
 
 if __name__ == "__main__":
