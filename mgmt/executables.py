@@ -25,7 +25,8 @@ def helm() -> str:
             raise MissingExecutable(f"DROVER_HELM={configured} is not an executable file")
         return configured
     if not bundled.installed():
-        from devtools.toolchain import bin_dir  # a source checkout only: the cache `make tools` fills
+        # a source checkout only: the cache `make tools` fills
+        from devtools.toolchain import bin_dir
 
         cached = bin_dir() / "helm"
         if cached.exists():

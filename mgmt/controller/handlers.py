@@ -7,14 +7,17 @@ import logging
 import kopf
 
 from mgmt import metrics
-from mgmt.api.models import GROUP, VERSION
+from mgmt.api.models import API_VERSION, GROUP, VERSION
 from mgmt.controller import members
 from mgmt.controller.runtime import FleetRuntime, Shared
+from mgmt.controller.shards import Shard
+from mgmt.kube import KubeError
 
 log = logging.getLogger("drover.controller")
 
 #: Set by `mgmt.controller.main` before the operator starts.
 SHARED: Shared | None = None
+SHARD = Shard()
 RUNTIMES: dict[tuple[str, str], FleetRuntime] = {}
 
 
@@ -25,12 +28,16 @@ def runtime_for(namespace: str, name: str) -> FleetRuntime:
     return RUNTIMES[key]
 
 
-@kopf.daemon(GROUP, VERSION, "fleets", cancellation_timeout=10.0, initial_delay=0)
+def in_shard(name, namespace, **_) -> bool:
+    return SHARD.owns(namespace, name)
+
+
+@kopf.daemon(GROUP, VERSION, "fleets", cancellation_timeout=10.0, initial_delay=0, when=in_shard)
 async def fleet_daemon(name, namespace, stopped, **_):
     await runtime_for(namespace, name).run(stopped)
 
 
-@kopf.on.event(GROUP, VERSION, "fleets")
+@kopf.on.event(GROUP, VERSION, "fleets", when=in_shard)
 async def fleet_event(name, namespace, body, **_):
     """Wake the fleet's spec loop when its generation moves (event handlers store nothing)."""
     runtime = RUNTIMES.get((namespace, name))
@@ -38,7 +45,7 @@ async def fleet_event(name, namespace, body, **_):
         runtime.notice_generation(body.get("metadata", {}).get("generation"))
 
 
-@kopf.on.delete(GROUP, VERSION, "fleets")
+@kopf.on.delete(GROUP, VERSION, "fleets", when=in_shard)
 async def fleet_deleted(name, namespace, **_):
     """Take every cluster out (per its deletionPolicy) before the Fleet may go."""
     runtime = runtime_for(namespace, name)
@@ -54,14 +61,28 @@ async def fleet_deleted(name, namespace, **_):
         SHARED.preflight.forget(namespace, cluster)
         SHARED.cloud.forget(namespace, cluster)
         metrics.forget_member(namespace, name, cluster)
+    await _drop_stale_finalizers(namespace, name)
     RUNTIMES.pop((namespace, name), None)
     metrics.forget_fleet(namespace, name)
     log.info("fleet %s/%s deleted with all its clusters", namespace, name)
+
+
+async def _drop_stale_finalizers(namespace: str, name: str) -> None:
+    """Finalizers a former shard owner left (conditional on the resourceVersion read)."""
+    fleet = await SHARED.kube.get(API_VERSION, "Fleet", name, namespace)
+    current = (fleet or {}).get("metadata", {}).get("finalizers") or []
+    kept = SHARD.without_stale_finalizers(current)
+    if kept != current:
+        try:
+            await SHARED.kube.patch(API_VERSION, "Fleet", name, namespace, {"metadata": {
+                "finalizers": kept, "resourceVersion": fleet["metadata"]["resourceVersion"]}})
+        except KubeError as error:
+            raise kopf.TemporaryError(f"could not drop former shards' finalizers: {error}", delay=2) from None
 
 
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, **_):
     settings.peering.standalone = True
     settings.posting.enabled = False  # our own Events are posted by the status writer
-    settings.persistence.finalizer = "fleet.drover.dev/finalizer"
+    settings.persistence.finalizer = SHARD.finalizer
     settings.watching.server_timeout = 300

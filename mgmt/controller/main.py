@@ -19,6 +19,7 @@ from mgmt.controller import handlers
 from mgmt.controller.credentials import CLOUD_POLL_SECONDS, CloudHealthPoller
 from mgmt.controller.leader import LeaderElection, Timing
 from mgmt.controller.runtime import Shared
+from mgmt.controller.shards import Shard, index_from_hostname
 from mgmt.kube import Kube, RateLimiter
 from mgmt.stack import StackEngine
 from mgmt.stack.helm import Helm, HelmPolicy
@@ -107,6 +108,18 @@ async def run(namespaces: tuple[str, ...], metrics_port: int | None, metrics_hos
         await kube.close()
 
 
+def shard(count: int, index: int | None) -> Shard:
+    if index is None and count > 1:
+        index = index_from_hostname(socket.gethostname())
+        if index is None:
+            raise click.BadParameter(f"give --shard-index: the host name {socket.gethostname()!r} ends in no "
+                                     "ordinal", param_hint="--shard-index")
+    try:
+        return Shard(index or 0, count)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--shard-index") from None
+
+
 @click.command("controller")
 @click.option("--kubeconfig", type=click.Path(exists=True, path_type=Path), default=None,
               help="Management cluster (default: $KUBECONFIG, then ~/.kube/config; in a Pod: its service account).")
@@ -142,9 +155,14 @@ async def run(namespaces: tuple[str, ...], metrics_port: int | None, metrics_hos
 @click.option("--cloud-poll-interval", type=click.FloatRange(min=1), default=CLOUD_POLL_SECONDS, show_default=True,
               envvar="DROVER_CLOUD_POLL_INTERVAL",
               help="Seconds between reads of a member's view from its cloud (each costs cloud API calls).")
+@click.option("--shard-count", type=click.IntRange(min=1), default=1, show_default=True, envvar="DROVER_SHARD_COUNT",
+              help="Split the Fleets across this many shards of replicas (by a hash of namespace/name).")
+@click.option("--shard-index", type=click.IntRange(min=0), default=None, envvar="DROVER_SHARD_INDEX",
+              help="This replica's shard, 0..count-1 (default: the ordinal that ends the host name, as a "
+                   "StatefulSet's Pods have).")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 def controller(kubeconfig, namespaces, metrics_port, metrics_host, helm_repositories, helm_chart_dirs,
-               kube_api_qps, kube_api_burst, cloud_poll_interval, leader_elect, leader_elect_namespace, leader_elect_name, leader_elect_lease_duration,
+               kube_api_qps, kube_api_burst, cloud_poll_interval, shard_count, shard_index, leader_elect, leader_elect_namespace, leader_elect_name, leader_elect_lease_duration,
                leader_elect_renew_deadline, leader_elect_retry_period, verbose):
     """Run the Fleet controller until interrupted.
 
@@ -158,13 +176,17 @@ def controller(kubeconfig, namespaces, metrics_port, metrics_host, helm_reposito
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     for noisy in ("kopf.objects", "kopf.activities", "aiohttp.access", "botocore", "azure", "google"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    handlers.SHARD = shard(shard_count, shard_index)
+    if shard_count > 1:
+        logging.getLogger("drover.controller").info("acting on the Fleets of %s", handlers.SHARD)
     election = None
     if leader_elect:
         try:
             timing = Timing(leader_elect_lease_duration, leader_elect_renew_deadline, leader_elect_retry_period)
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="--leader-elect-*") from None
-        election = Election(leader_elect_namespace or own_namespace(), leader_elect_name, timing)
+        election = Election(leader_elect_namespace or own_namespace(), handlers.SHARD.lease_name(leader_elect_name),
+                            timing)
     if kube_api_qps < 0 or kube_api_burst < 1:
         raise click.BadParameter("must be >= 0, with a burst of at least 1", param_hint="--kube-api-qps/--kube-api-burst")
     limiter = RateLimiter(kube_api_qps, kube_api_burst) if kube_api_qps else None
