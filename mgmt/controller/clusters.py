@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import providers
 from mgmt import templating
 from mgmt.api.models import ClusterSpec
+from mgmt.controller import cache
 from mgmt.controller import credentials as creds
 from mgmt.controller.objects import apply_if_changed
 from mgmt.kube import Kube, KubeError, object_ref
@@ -109,12 +110,11 @@ async def _hold_worker_versions(kube: Kube, objects: list[dict]) -> bool:
     ref = (cluster or {}).get("spec", {}).get("controlPlaneRef")
     if not ref:
         return False
-    namespace = cluster["metadata"]["namespace"]
     control_plane = next((o for o in objects if o["kind"] == ref["kind"]
                           and o["metadata"]["name"] == ref["name"]), None)
     if control_plane is None:
         return False
-    live_cp = await kube.get(control_plane["apiVersion"], ref["kind"], ref["name"], namespace)
+    live_cp = await cache.of(kube).get(control_plane)
     desired = control_plane.get("spec", {}).get("version")
     if live_cp is None or not desired or (live_cp.get("status") or {}).get("version") == desired:
         return False
@@ -122,7 +122,7 @@ async def _hold_worker_versions(kube: Kube, objects: list[dict]) -> bool:
     for obj in objects:
         if obj["kind"] not in WORKER_KINDS:
             continue
-        live = await kube.get(obj["apiVersion"], obj["kind"], obj["metadata"]["name"], namespace)
+        live = await cache.of(kube).get(obj)
         running = (live or {}).get("spec", {}).get("template", {}).get("spec", {}).get("version")
         if running and running != desired:
             obj["spec"]["template"]["spec"]["version"] = running
