@@ -84,7 +84,7 @@ async def reconcile(kube: Kube, preflight: creds.Preflight, spec: ClusterSpec, n
     outcome.upgrading_workers = await _hold_worker_versions(kube, objects)
     for obj in [*await _missing_namespaces(kube, objects, namespace), *apply_order(objects)]:
         try:
-            _, written = await apply_if_changed(kube, obj)
+            written = await _write(kube, obj)
         except KubeError as error:
             outcome.failure = PreflightFailure("ApplyFailed", f"{object_ref(obj)}: {error.message or error}")
             return outcome
@@ -93,6 +93,20 @@ async def reconcile(kube: Kube, preflight: creds.Preflight, spec: ClusterSpec, n
     if outcome.written:
         log.info("cluster %s/%s: applied %s", namespace, spec.name, ", ".join(outcome.written))
     return outcome
+
+
+async def _write(kube: Kube, obj: dict) -> bool:
+    """Apply `obj`; True when written. A missing Namespace is created instead: applying one needs
+    patch on namespaces, which would let the controller relabel any namespace (pod security...)."""
+    if obj["kind"] != "Namespace":
+        return (await apply_if_changed(kube, obj))[1]
+    try:
+        await kube.create(obj)
+    except KubeError as error:
+        if error.status != 409:  # made meanwhile
+            raise
+        return False
+    return True
 
 
 async def _missing_namespaces(kube: Kube, objects: list[dict], own: str) -> list[dict]:
