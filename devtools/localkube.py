@@ -138,7 +138,7 @@ class ApiServer:
             f"--client-ca-file={p / 'ca.crt'}",
             f"--service-account-key-file={p / 'sa.pub'}", f"--service-account-signing-key-file={p / 'sa.key'}",
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-            f"--service-cluster-ip-range={SERVICE_CIDR}", "--authorization-mode=RBAC",
+            f"--service-cluster-ip-range={SERVICE_CIDR}", "--authorization-mode=Node,RBAC",
             "--allow-privileged=true", "--profiling=false", "--enable-priority-and-fairness=false",
             "--endpoint-reconciler-type=none", "--v=1",
         ]

@@ -10,6 +10,7 @@ Given an existing cluster's kubeconfig instead, only what is missing is added.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 import os
@@ -17,13 +18,21 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from devtools import processes
 from devtools.localkube import ApiServer, ControllerManager, Etcd
 from devtools.toolchain import binary, crd_dir
-from mgmt import crds, pki
+from mgmt import crds, install, pki
 from mgmt.kube import Kube
 
-CONTROLLER_USER = "drover-controller"
+# The controller runs as the ServiceAccount `drover init` makes, with exactly the shipped RBAC.
+CONTROLLER_NAMESPACE = "drover-local"
+CONTROLLER_SERVICE_ACCOUNT = "drover"
+CONTROLLER_USER = f"system:serviceaccount:{CONTROLLER_NAMESPACE}:{CONTROLLER_SERVICE_ACCOUNT}"
+RBAC_KINDS = ("Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
+#: Long enough for any session; the token is asked for again at every `up`.
+TOKEN_SECONDS = 7 * 24 * 3600
 
 
 def default_state_dir() -> Path:
@@ -87,7 +96,8 @@ class ManagementPlane:
 
     @property
     def controller_kubeconfig(self) -> Path:
-        """Credentials of the Drover controller: its own user, so audit logs tell its writes apart."""
+        """Credentials of the Drover controller: a token of its ServiceAccount (CONTROLLER_USER),
+        so the apiserver holds it to the shipped RBAC and audit logs tell its writes apart."""
         return self.state_dir / "controller.kubeconfig"
 
     @property
@@ -104,10 +114,11 @@ class ManagementPlane:
     def up(self, audit: bool = False) -> dict:
         server = self.apiserver(audit)
         server.write_kubeconfig(self.kubeconfig)
-        server.write_kubeconfig(self.controller_kubeconfig, user=CONTROLLER_USER)
         # Namespace deletion and garbage collection of owned objects need a controller manager.
         ControllerManager.ensure(server, self.state_dir / "controller-manager")
         asyncio.run(install_crds(self.kubeconfig, only_missing=False))
+        token = asyncio.run(install_controller_rbac(self.kubeconfig))
+        write_token_kubeconfig(self.controller_kubeconfig, server, token)
         self.capi.ensure(self.kubeconfig)
         return self.describe()
 
@@ -129,6 +140,46 @@ class ManagementPlane:
         processes.stop("kube-apiserver", self.state_dir / "apiserver")
         processes.stop("etcd", self.state_dir / "etcd")
         shutil.rmtree(self.state_dir, ignore_errors=True)
+
+
+def controller_rbac() -> list[dict]:
+    """The RBAC objects `drover init` installs (manifests/install/rbac.yaml), for a ServiceAccount
+    in CONTROLLER_NAMESPACE. Rules and namespaced names are the shipped ones; the cluster-wide
+    objects are renamed (and not labelled part-of=drover) so that installing or removing Drover in
+    this plane, as the install tests do, neither replaces nor deletes them."""
+    def own(name: str) -> str:
+        return f"{CONTROLLER_NAMESPACE}:{name}"
+
+    docs = [d for d in install.manifests(CONTROLLER_NAMESPACE) if d["kind"] in RBAC_KINDS]
+    for doc in docs:
+        doc["metadata"]["labels"] = {"app.kubernetes.io/part-of": "drover-local-plane"}
+        if doc["kind"].startswith("Cluster"):
+            doc["metadata"]["name"] = own(doc["metadata"]["name"])
+        if doc["kind"] == "ClusterRoleBinding":
+            doc["roleRef"]["name"] = own(doc["roleRef"]["name"])
+    return docs
+
+
+async def install_controller_rbac(kubeconfig: Path) -> str:
+    """Apply `controller_rbac()`; returns a new token of the controller's ServiceAccount (TokenRequest)."""
+    async with await Kube.from_kubeconfig(str(kubeconfig)) as kube:
+        await install.install(kube, controller_rbac())
+        path = f"/api/v1/namespaces/{CONTROLLER_NAMESPACE}/serviceaccounts/{CONTROLLER_SERVICE_ACCOUNT}/token"
+        answer = await kube.request("POST", path, {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                                                   "spec": {"expirationSeconds": TOKEN_SECONDS}})
+    return answer["status"]["token"]
+
+
+def write_token_kubeconfig(path: Path, server: ApiServer, token: str) -> None:
+    user = f"{CONTROLLER_SERVICE_ACCOUNT}@{server.name}"
+    config = {"apiVersion": "v1", "kind": "Config", "current-context": user,
+              "clusters": [{"name": server.name, "cluster": {
+                  "server": server.url,
+                  "certificate-authority-data": base64.b64encode((server.pki_dir / "ca.crt").read_bytes()).decode()}}],
+              "users": [{"name": user, "user": {"token": token}}],
+              "contexts": [{"name": user, "context": {"cluster": server.name, "user": user}}]}
+    path.touch(mode=0o600)
+    path.write_text(yaml.safe_dump(config))
 
 
 def upstream_crd_files() -> dict[str, list[Path]]:

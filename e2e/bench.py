@@ -369,7 +369,7 @@ MEANING = (
     "not a pass/fail gate.\nRendering and aggregation are pure Python in one process; convergence includes "
     "the local provider starting a real apiserver, controller-manager, scheduler and kwok per cluster; "
     "'API requests' are the controller's requests to the management apiserver (from its audit log, which "
-    "logs every request of user drover-controller), idle ones include the stack loop's reads; requests to "
+    "logs every request of the controller's ServiceAccount), idle ones include the stack loop's reads; requests to "
     "the workload clusters (probes: /readyz, /version, Nodes; stack reads) have no audit log and are not counted."
 )
 

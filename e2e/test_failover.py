@@ -13,12 +13,14 @@ import time
 
 import pytest
 
+from devtools.localplane import CONTROLLER_NAMESPACE
 from e2e.fixtures.controller import ControllerProcess, cloud_env, wait_for
 
 TOKEN = secrets.token_hex(4)
 NS = f"failover-{TOKEN}"  # outside the session controller's namespaces
 FLEET = "ha"
-LEASE = "drover-controller"
+# In the controller's own namespace, where the shipped RBAC lets it hold Leases; named for this run.
+LEASE = f"failover-{TOKEN}"
 TIMING = ("--leader-elect-lease-duration=6", "--leader-elect-renew-deadline=4", "--leader-elect-retry-period=1")
 KEYS = {"AWS_ACCESS_KEY_ID": f"AKIAHA{TOKEN.upper()}", "AWS_SECRET_ACCESS_KEY": f"ha-secret-{TOKEN}"}
 
@@ -35,7 +37,8 @@ def fleet(*clusters: str) -> dict:
 
 def replica(mgmt, moto_server, directory, name: str) -> ControllerProcess:
     return ControllerProcess(mgmt.controller_kubeconfig, directory / f"{name}.log", cloud_env(moto_server),
-                             namespaces=(NS,), args=("--leader-elect", f"--leader-elect-namespace={NS}", *TIMING))
+                             namespaces=(NS,), args=("--leader-elect", f"--leader-elect-namespace={CONTROLLER_NAMESPACE}",
+                                   f"--leader-elect-name={LEASE}", *TIMING))
 
 
 def identity(proc: ControllerProcess) -> str | None:
@@ -44,7 +47,7 @@ def identity(proc: ControllerProcess) -> str | None:
 
 
 def lease(kubectl) -> dict:
-    return kubectl.get_json("lease", LEASE, "-n", NS)["spec"]
+    return kubectl.get_json("lease", LEASE, "-n", CONTROLLER_NAMESPACE)["spec"]
 
 
 def clusters_with_members(kubectl) -> list[str]:
@@ -85,6 +88,7 @@ def replicas(kubectl, mgmt, moto_server, tmp_path_factory):
     kubectl("delete", "fleet", FLEET, "-n", NS, "--wait=false", check=False)
     kubectl("patch", "fleet", FLEET, "-n", NS, "--type=merge", "-p", '{"metadata":{"finalizers":null}}', check=False)
     kubectl("delete", "namespace", NS, "--wait=false", check=False)
+    kubectl("delete", "lease", LEASE, "-n", CONTROLLER_NAMESPACE, check=False)
 
 
 def test_only_the_leader_acts(replicas):
