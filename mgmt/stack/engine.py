@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from mgmt.api.models import Component, Rollout, Stack
 from mgmt.kube import Kube, KubeError, Unreachable
-from mgmt.workload import NoKubeconfig, WorkloadClients
+from mgmt.workload import NoKubeconfig, UnsafeKubeconfig, WorkloadClients
 
 from . import rollout
 from .capabilities import Capabilities, CapabilityCache
@@ -207,6 +207,8 @@ class StackEngine:
                 self._last[key] = kept  # a sync that fails from here on keeps holding the budget
             try:
                 result = await asyncio.wait_for(self._run(target, plan), self.timeout)
+            except UnsafeKubeconfig as error:  # says which setting, and that it is never used
+                return self._unreachable_result(key, kept, f"kubeconfig refused: {error}")
             except NoKubeconfig as error:
                 return self._unreachable_result(key, kept, f"no kubeconfig yet: {error}")
             except Unreachable as error:
