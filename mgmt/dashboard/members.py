@@ -57,8 +57,6 @@ def row(member: dict) -> dict:
 
 def _sort_key(key: str):
     def value(r: dict):
-        if key == "latency":  # unreachable members (no latency) last
-            return (not r.get("reachable") or r.get("latencyMs") is None, r.get("latencyMs") or 0, r["cluster"])
         if key == "phase":
             return (PHASES.index(r["phase"]) if r["phase"] in PHASES else len(PHASES), r["cluster"])
         if key == "stack":
@@ -77,6 +75,11 @@ def select(rows: list[dict], query: Query) -> list[dict]:
             and (not query.state or r["phase"] == query.state
                  or (query.state == "unwell" and r["unwell"]))
             and (not text or text in r["cluster"].lower() or text in (r.get("message") or "").lower())]
+    if query.sort == "latency":  # members without a latency (unreachable) stay last either way
+        timed = [r for r in kept if r.get("reachable") and r.get("latencyMs") is not None]
+        untimed = [r for r in kept if not (r.get("reachable") and r.get("latencyMs") is not None)]
+        return (sorted(timed, key=lambda r: (r["latencyMs"], r["cluster"]), reverse=query.descending)
+                + sorted(untimed, key=lambda r: r["cluster"]))
     return sorted(kept, key=_sort_key(query.sort), reverse=query.descending)
 
 

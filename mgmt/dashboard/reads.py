@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from mgmt import workload as clients
 from mgmt.api.models import API_VERSION, FLEET_LABEL
 from mgmt.controller.members import member_name
 from mgmt.kube import Kube, KubeError
@@ -164,11 +165,10 @@ async def workload(config_text: str, fleet_name: str) -> Workload:
     """Services of type LoadBalancer/NodePort, and the CRDs the Fleet's stack installed (from
     the inventory Drover keeps in the cluster)."""
     out = Workload()
-    try:
-        config = yaml.safe_load(config_text)
-        client = await Kube.from_kubeconfig_dict(config, timeout=WORKLOAD_TIMEOUT)
-    except Exception as error:  # noqa: BLE001 - a kubeconfig that does not load is reported, not raised
-        out.error = f"cannot use the cluster's kubeconfig: {type(error).__name__}"
+    try:  # as the controller connects: inline credentials only, the key kept in memory
+        client = await clients.client(clients.reduce(yaml.safe_load(config_text)), WORKLOAD_TIMEOUT)
+    except (yaml.YAMLError, clients.NoKubeconfig, clients.BadKubeconfig) as error:
+        out.error = f"cannot use the cluster's kubeconfig: {error}"
         return out
     try:
         services = await client.request("GET", "/api/v1/services")
