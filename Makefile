@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: all venv tools crds test unit e2e demo demo-down bench bench-scale lint browser clean image
+.PHONY: all venv tools crds test unit e2e demo demo-down bench bench-scale lint browser clean image screenshots
 
 all: test
 
@@ -55,6 +55,12 @@ N ?= 1000
 REAL ?= 10
 bench-scale: tools
 	$(PY) -m e2e.bench_scale --members $(N) --real $(REAL)
+
+# PNGs of the dashboard (overview, fleet page, member page) of a demo-like Fleet of three simulated
+# local clusters on a management plane of its own (e2e/test_dashboard.py), written to DIR.
+screenshots: tools browser
+	@test -n "$(DIR)" || { echo "usage: make screenshots DIR=folder"; exit 2; }
+	DROVER_SCREENSHOTS="$(abspath $(DIR))" $(PY) -m pytest -q -s -p no:cacheprovider e2e/test_dashboard.py -k test_screenshots
 
 lint: venv
 	$(VENV)/bin/ruff check mgmt providers devtools tests e2e image setup.py
