@@ -14,6 +14,7 @@ from devtools import processes
 from devtools.localplane import ManagementPlane
 from mgmt import kubeyaml
 from mgmt.api.models import API_VERSION
+from mgmt.dashboard.cli import DEFAULT_PORT
 from mgmt.kube import Kube
 
 SAMPLE = "fleet-local.yaml"
@@ -107,6 +108,7 @@ def hints(demo: Demo, namespace: str, fleet: dict) -> str:
         "",
         (f"Reports: drover status -o markdown --kubeconfig {kubeconfig}   |   "
          f"drover describe cluster {first} -n {namespace} --kubeconfig {kubeconfig}"),
+        f"Dashboard: drover dashboard --kubeconfig {kubeconfig}   then open http://127.0.0.1:{DEFAULT_PORT}/",
         "Remove everything: make demo-down",
     ])
 
