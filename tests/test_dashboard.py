@@ -38,7 +38,7 @@ def names(rows: list[dict]) -> list[str]:
 def test_rows_filter_sort_and_page():
     assert names(members.select(ROWS, query())) == ["a", "b", "c", "d"]
     assert names(members.select(ROWS, query(sort="latency"))) == ["c", "b", "d", "a"]  # unreachable last
-    assert names(members.select(ROWS, query(sort="latency", order="desc")))[0] == "a"
+    assert names(members.select(ROWS, query(sort="latency", order="desc"))) == ["d", "b", "c", "a"]
     assert names(members.select(ROWS, query(sort="phase"))) == ["b", "c", "d", "a"]
     assert names(members.select(ROWS, query(sort="stack"))) == ["a", "d", "b", "c"]
     assert names(members.select(ROWS, query(provider="gcp"))) == ["c"]
@@ -220,3 +220,22 @@ async def test_only_local_hosts_and_forms_with_the_csrf_token_get_through():
         wrong = await client.post("/fleets/ns/f/apply", data={"action": "pause", "csrf": token})
         assert wrong.status == 403  # the cookie must match too (double submit)
         assert (await client.get("/static/live.js")).status == 200
+
+
+def test_history_keeps_changes_and_draws_lines():
+    from mgmt.dashboard.history import History
+
+    now = [1000.0]
+    history = History(clock=lambda: now[0])
+    assert history.chart("ns", "f") is None
+    for ready, unreachable in ((0, 0), (1, 1), (2, 0), (2, 0), (2, 0)):
+        history.record("ns", "f", {"ready": ready, "unreachable": unreachable, "desired": 2})
+        now[0] += 60
+    samples = history.fleets[("ns", "f")]
+    assert [s.counts["ready"] for s in samples] == [0, 1, 2, 2]  # the flat end kept as two points
+    assert samples[-1].at == 1240.0
+    chart = history.chart("ns", "f")
+    assert [line["state"] for line in chart["lines"]] == ["ready", "unreachable"]
+    ready = chart["lines"][0]["points"].split()
+    assert ready[0] == f"{chart['pad']:.1f},{chart['y_zero']}" and ready[-1].endswith(f",{chart['y_top']}")
+    assert chart["minutes"] == 4.0 and chart["top"] == 2
