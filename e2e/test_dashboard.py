@@ -309,9 +309,13 @@ def big_member(index: int) -> tuple[dict, dict]:
 async def write_big_fleet(kubeconfig: Path) -> None:
     fleet = {"apiVersion": API_VERSION, "kind": "Fleet", "metadata": {"name": BIG, "namespace": BIG_NS},
              "spec": {"clusterSets": [{"name": "edge", "count": BIG_SIZE, "template": {
-                 "provider": "local", "flavor": "simulated", "kubernetesVersion": "v1.35.8"}}]}}
+                 "provider": "aws", "region": "eu-west-1", "kubernetesVersion": "v1.35.8",
+                 "credentialsRef": {"name": "aws-credentials"}}}]}}
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "aws-credentials", "namespace": BIG_NS},
+              "stringData": {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "not-a-real-key"}}
     members = [big_member(i) for i in range(1, BIG_SIZE + 1)]
     async with await Kube.from_kubeconfig(str(kubeconfig), timeout=120) as kube:
+        await kube.apply(secret, manager="e2e-dashboard")
         stored = await kube.apply(fleet, manager="e2e-dashboard")
         limit = asyncio.Semaphore(16)
 
@@ -336,6 +340,10 @@ def test_a_thousand_members_render_a_first_page(env, page, mgmt):
     assert page.text("#members-summary") == f"{BIG_SIZE} of {BIG_SIZE} members · page 1 of {BIG_SIZE // 50}"
     assert page.count("table.members tbody tr") == 50
     assert page.text(".ready-display") == f"{BIG_SIZE * 9 // 10}/{BIG_SIZE} ready"
+    # New clusters may go where credentials exist: local, and AWS with the Secret this Fleet names.
+    targets = page.evaluate("[...document.querySelectorAll('input[name=target]')].map(e => e.value)")
+    assert targets == ["local", "aws:aws-credentials"], targets
+    assert "not-a-real-key" not in page.text() and "AKIDEXAMPLE" not in page.text()
 
     started = time.monotonic()
     page.goto(fleet_url(env["admin"], BIG_NS, BIG, "state=Unreachable&provider=gcp&sort=cluster&order=desc"))

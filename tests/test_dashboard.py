@@ -131,15 +131,17 @@ def test_remove_only_what_no_other_manager_declares():
 
 
 def test_add_cluster_scale_and_pause():
-    form = {"name": "eu-1", "provider": "aws", "kubernetesVersion": "v1.35.8", "region": "eu-west-1",
-            "credentials": "aws-credentials", "replicas": "3", "flavor": ""}
+    form = {"name": "eu-1", "target": "aws:aws-credentials", "kubernetesVersion": "v1.35.8", "region": "eu-west-1",
+            "replicas": "3", "flavor": ""}
     plan = edits.plan(fleet(DASHBOARD_OWNS_CM), "add-cluster", form, {})
     assert plan.body["spec"]["clusters"] == [{
         "name": "eu-1", "provider": "aws", "kubernetesVersion": "v1.35.8", "region": "eu-west-1",
         "credentialsRef": {"name": "aws-credentials"}, "workers": [{"name": "md-0", "replicas": 3}]}]
     assert plan.body["spec"]["stack"]["components"][0]["name"] == "cm"  # still declared
     with pytest.raises(edits.ActionError, match="unknown provider 'openstack'"):
-        edits.plan(fleet(), "add-cluster", {**form, "provider": "openstack"}, {})
+        edits.plan(fleet(), "add-cluster", {**form, "target": "openstack:x"}, {})
+    local = edits.plan(fleet(), "add-cluster", {**form, "target": "local"}, {}).body["spec"]["clusters"][0]
+    assert local["provider"] == "local" and "credentialsRef" not in local
     with pytest.raises(edits.ActionError, match="replicas must be a whole number"):
         edits.plan(fleet(), "add-cluster", {**form, "replicas": "many"}, {})
 
@@ -239,3 +241,12 @@ def test_history_keeps_changes_and_draws_lines():
     ready = chart["lines"][0]["points"].split()
     assert ready[0] == f"{chart['pad']:.1f},{chart['y_zero']}" and ready[-1].endswith(f",{chart['y_top']}")
     assert chart["minutes"] == 4.0 and chart["top"] == 2
+
+
+def test_credential_refs_of_clusters_and_cluster_sets():
+    fleets = [{"spec": {"clusters": [{"name": "a", "provider": "aws", "credentialsRef": {"name": "aws-creds"}},
+                                     {"name": "l", "provider": "local"}],
+                        "clusterSets": [{"name": "s", "template": {"provider": "gcp",
+                                                                   "credentialsRef": {"name": "gcp-creds"}}}]}},
+              {"spec": {}}]
+    assert edits.credential_refs(fleets) == {("aws", "aws-creds"), ("gcp", "gcp-creds")}

@@ -135,7 +135,8 @@ async def fleet_page(request: web.Request) -> web.Response:
                   chart=dash.history.chart(namespace, name),
                   page=members.page(rows, query), query=query, facets=members.facets(rows),
                   states=members.state_counts(rows), catalogue=entries, catalogue_problems=problems,
-                  catalogue_at=catalogue_at, describe_entry=edits.describe_entry, providers=edits.PROVIDERS,
+                  catalogue_at=catalogue_at, describe_entry=edits.describe_entry,
+                  targets=await reads.cloud_targets(dash.kube, namespace),
                   owned=edits.owned(fleet), sort_keys=members.SORT_KEYS, events=events,
                   title=f"Fleet {name}")
 

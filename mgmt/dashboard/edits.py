@@ -174,9 +174,23 @@ def _remove(fleet: dict, path: tuple[str, ...], name: str, what: str) -> tuple[d
     return body, after
 
 
+def credential_refs(fleets: list[dict]) -> set[tuple[str, str]]:
+    """(provider, Secret name) of every credentialsRef the Fleets' clusters and clusterSets name."""
+    refs = set()
+    for fleet in fleets:
+        spec = fleet.get("spec") or {}
+        templates = list(spec.get("clusters") or []) + [s.get("template") or {} for s in spec.get("clusterSets") or []]
+        for cluster in templates:
+            name = (cluster.get("credentialsRef") or {}).get("name")
+            if name and cluster.get("provider") in PROVIDERS:
+                refs.add((cluster["provider"], name))
+    return refs
+
+
 def cluster_entry(form) -> dict:
-    """A cluster of the add-cluster form (the apiserver checks names, versions and regions)."""
-    provider = form.get("provider") or ""
+    """A cluster of the add-cluster form, whose `target` is `local` or `provider:credentials-secret`
+    (the apiserver checks names, versions and regions)."""
+    provider, _, credentials = (form.get("target") or "").partition(":")
     if provider not in PROVIDERS:
         raise ActionError(f"unknown provider {provider!r}")
     entry = {"name": (form.get("name") or "").strip(), "provider": provider,
@@ -184,8 +198,8 @@ def cluster_entry(form) -> dict:
     for key in ("flavor", "region"):
         if (form.get(key) or "").strip():
             entry[key] = form[key].strip()
-    if (form.get("credentials") or "").strip():
-        entry["credentialsRef"] = {"name": form["credentials"].strip()}
+    if credentials.strip():
+        entry["credentialsRef"] = {"name": credentials.strip()}
     entry["workers"] = [{"name": "md-0", "replicas": _int(form.get("replicas") or "1", "replicas")}]
     return entry
 

@@ -100,6 +100,24 @@ async def catalogue(kube: Kube, namespace: str) -> tuple[dict[str, dict], list[s
     return {}, notes, None
 
 
+async def cloud_targets(kube: Kube, namespace: str) -> list[tuple[str, str]]:
+    """Where a new cluster can go: `local` (no credentials), and each cloud whose credentials
+    Secret a Fleet of the namespace names and that exists. Only the Secret's metadata is read."""
+    try:
+        fleets = await kube.list(API_VERSION, "Fleet", namespace)
+    except KubeError:
+        fleets = []
+    found = [("local", "")]
+    for provider, name in sorted(edits.credential_refs(fleets)):
+        try:
+            await kube.request("GET", f"/api/v1/namespaces/{namespace}/secrets/{name}",
+                               accept="application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1")
+        except KubeError:
+            continue  # absent, or the user may not see it: not offered
+        found.append((provider, name))
+    return found
+
+
 # -- one member -----------------------------------------------------------------
 
 async def can_i(kube: Kube, verb: str, resource: str, namespace: str, name: str = "", group: str = "") -> bool:
