@@ -23,6 +23,7 @@ pytest_plugins = [
     "e2e.fixtures.local",
     "e2e.fixtures.controller",
     "e2e.fixtures.shared",
+    "e2e.fixtures.faults",
 ]
 
 
