@@ -66,7 +66,9 @@ def fleet_manifest() -> dict:
                                   for c, env in zip(CLUSTERS, ("dev", "staging", "prod"))],
                      "stack": {"components": [
                          {"name": "hello-operator", "namespace": "hello-system",
-                          "manifests": yaml.safe_dump_all([GREETING_CRD])},
+                          "manifests": yaml.safe_dump_all([GREETING_CRD]),
+                          "healthChecks": [{"apiVersion": "apiextensions.k8s.io/v1",
+                                            "kind": "CustomResourceDefinition", "name": GREETING_CRD["metadata"]["name"]}]},
                          {"name": "database", "namespace": "data", "manifests": yaml.safe_dump(DATABASE)}]}}}
 
 
@@ -268,6 +270,7 @@ def test_member_page_and_kubeconfig_download(env, page):
     services = page.text("table.services")
     assert "postgres" in services and "LoadBalancer" in services and "5432" in services, services
     assert f"drover get kubeconfig {cluster} -n {NS}" in page.text("dl.connect")
+    assert "CustomResourceDefinition/greetings.hello.drover.dev" in page.text('tr[data-component="hello-operator"]')
     assert page.text("pre.tree").startswith("NAME")  # the `drover describe cluster` tree
     assert f"Cluster/{cluster}" in page.text("pre.tree")
     crd = page.text('details[data-crd="greetings.hello.drover.dev"]')

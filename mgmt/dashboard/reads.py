@@ -217,6 +217,7 @@ class MemberPage:
     can_download: bool
     workload: Workload | None
     refusals: list[Refused] = field(default_factory=list)
+    checks: dict[str, list[str]] = field(default_factory=dict)  # component -> its declared health checks
 
 
 async def member_page(kube: Kube, namespace: str, fleet_name: str, cluster: str) -> MemberPage:
@@ -247,5 +248,15 @@ async def member_page(kube: Kube, namespace: str, fleet_name: str, cluster: str)
             can_download, text = False, None
         work = await workload(text, fleet_name) if text else Workload(error="no kubeconfig Secret yet")
     return MemberPage(member, row(member) if member else None, tree, endpoint, found_events, events_refused,
-                      can_download, work,
-                      refusals)
+                      can_download, work, refusals, await health_checks(kube, namespace, fleet_name))
+
+
+async def health_checks(kube: Kube, namespace: str, fleet_name: str) -> dict[str, list[str]]:
+    """Each component's declared health checks, from the Fleet's spec."""
+    try:
+        owner = await fleet(kube, namespace, fleet_name)
+    except KubeError:
+        return {}
+    components = (((owner or {}).get("spec") or {}).get("stack") or {}).get("components") or []
+    return {c["name"]: [f"{h.get('kind')}/{h.get('name')}" + (f" {h['condition']}" if h.get("condition") else "")
+                        for h in c.get("healthChecks") or []] for c in components}
