@@ -1,7 +1,10 @@
 """Reads of the management cluster served from watches, not a GET per object per resync.
 
-One informer per (kind, namespace), started by the first read of that kind there: a LIST, then a
-WATCH from its resourceVersion (resumed where it ended, listed again when that version is too old).
+One informer per kind, started by the first read of that kind: a LIST, then a WATCH from its
+resourceVersion (resumed where it ended, listed again when that version is too old). It watches
+every namespace (one stream per kind however many Fleets' namespaces there are: a stream per kind
+and namespace would hold one of the client's 100 connections each); where the controller may not
+list a kind across namespaces (RoleBindings per namespace), one informer per kind and namespace.
 It keeps only the objects that carry Drover's fleet label (the ones Drover applies; an object
 without the label differs from what Drover would apply either way), without their managedFields,
 and never Secrets (credentials are not kept in memory for longer than a read).
@@ -34,11 +37,13 @@ def cached(obj: Mapping) -> bool:
 
 
 class Informer:
-    """The objects of one kind in one namespace with the fleet label, kept current by a watch."""
+    """The objects of one kind with the fleet label (in one namespace, or all), kept current by a
+    watch, by (namespace, name)."""
 
     def __init__(self, kube: Kube, api_version: str, kind: str, namespace: str | None):
         self.kube, self.api_version, self.kind, self.namespace = kube, api_version, kind, namespace
-        self.objects: dict[str, dict] = {}
+        self.objects: dict[tuple[str | None, str], dict] = {}
+        self.forbidden = False  # the LIST was refused (403): this informer answers nothing
         self.version = ""
         self._current = asyncio.Event()  # set while the objects are those of a live watch
         self._tried = asyncio.Event()    # set once the first LIST answered, or failed
@@ -81,6 +86,7 @@ class Informer:
                 failures = 0
             except (KubeError, ValueError, KeyError, TypeError) as error:
                 self._current.clear()
+                self.forbidden = self.forbidden or (isinstance(error, KubeError) and error.status == 403)
                 self._tried.set()
                 self.version = ""
                 if self._closed():
@@ -111,7 +117,7 @@ class Informer:
                 raise KubeError(obj.get("code") or 0, obj.get("reason", ""), obj.get("message", ""))
             self.version = (obj.get("metadata") or {}).get("resourceVersion") or self.version
             if kind == "DELETED":
-                self.objects.pop(obj["metadata"]["name"], None)
+                self.objects.pop(key(obj), None)
             elif kind in ("ADDED", "MODIFIED"):
                 self._store(obj)
             self._current.set()
@@ -119,11 +125,16 @@ class Informer:
     def _store(self, obj: dict) -> None:
         meta = obj.get("metadata") or {}
         if FLEET_LABEL not in (meta.get("labels") or {}):
-            self.objects.pop(meta.get("name"), None)
+            self.objects.pop(key(obj), None)
             return
         # managedFields are often half the object, and nothing compares them.
-        meta = {key: value for key, value in meta.items() if key != "managedFields"}
-        self.objects[meta["name"]] = {"apiVersion": self.api_version, "kind": self.kind, **obj, "metadata": meta}
+        meta = {field: value for field, value in meta.items() if field != "managedFields"}
+        self.objects[key(obj)] = {"apiVersion": self.api_version, "kind": self.kind, **obj, "metadata": meta}
+
+
+def key(obj: Mapping) -> tuple[str | None, str]:
+    meta = obj["metadata"]
+    return meta.get("namespace"), meta["name"]
 
 
 class ObjectCache:
@@ -134,10 +145,14 @@ class ObjectCache:
         self._informers: dict[tuple[str, str, str | None], Informer] = {}
 
     def informer(self, api_version: str, kind: str, namespace: str | None) -> Informer:
-        key = (api_version, kind, namespace)
-        if key not in self._informers:
-            self._informers[key] = Informer(self.kube, api_version, kind, namespace)
-        return self._informers[key]
+        """The informer of every namespace; of `namespace` alone where that one was forbidden."""
+        wide = self._informer((api_version, kind, None))
+        return self._informer((api_version, kind, namespace)) if wide.forbidden and namespace else wide
+
+    def _informer(self, scope: tuple[str, str, str | None]) -> Informer:
+        if scope not in self._informers:
+            self._informers[scope] = Informer(self.kube, *scope)
+        return self._informers[scope]
 
     async def get(self, obj: Mapping) -> dict | None:
         """The live object of desired `obj` (read-only: it is the cache's own copy)."""
@@ -145,15 +160,13 @@ class ObjectCache:
         if cached(obj):
             informer = self.informer(obj["apiVersion"], obj["kind"], meta.get("namespace"))
             if await informer.current(SYNC_WAIT):
-                return informer.objects.get(meta["name"])
+                return informer.objects.get(key(obj))
         return await self.kube.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
 
     def observe(self, obj: dict) -> None:
         """Record the answer of a write, so the next read does not find the object as it was."""
-        meta = obj.get("metadata") or {}
-        key = (obj.get("apiVersion"), obj.get("kind"), meta.get("namespace"))
-        if key in self._informers and cached(obj):
-            self._informers[key].observe(obj)
+        if cached(obj) and (obj["apiVersion"], obj["kind"], None) in self._informers:
+            self.informer(obj["apiVersion"], obj["kind"], obj["metadata"].get("namespace")).observe(obj)
 
     async def close(self) -> None:
         informers, self._informers = list(self._informers.values()), {}
