@@ -258,6 +258,18 @@ def test_a_reader_sees_the_apiservers_refusal(env, page, kubectl):
     assert fleet_json(kubectl)["metadata"]["generation"] == generation
 
 
+def test_pause_and_resume_the_rollout(env, page, kubectl):
+    for button, paused in (("pause", True), ("resume", False)):
+        page.goto(fleet_url(env["admin"]))
+        page.click(f'#rollout button[value="{button}"]')
+        assert f"+    paused: {'true' if paused else 'false'}" in page.text("pre.diff")
+        page.click("#confirm button[type=submit]")
+        assert "accepted" in page.text("#answer")
+        assert fleet_json(kubectl)["spec"]["rollout"]["paused"] is paused
+        page.goto(env["admin"])
+        assert page.exists(f'section[data-fleet="{NS}/{FLEET}"] .paused') is paused
+
+
 # -- 3. the member page: connection info only for who may read the kubeconfig ---------------------
 
 def test_member_page_and_kubeconfig_download(env, page):
