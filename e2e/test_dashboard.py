@@ -270,6 +270,31 @@ def test_pause_and_resume_the_rollout(env, page, kubectl):
         assert page.exists(f'section[data-fleet="{NS}/{FLEET}"] .paused') is paused
 
 
+def test_add_and_remove_a_cluster(env, page, kubectl):
+    page.goto(fleet_url(env["admin"]))
+    assert page.evaluate("[...document.querySelectorAll('input[name=target]')].map(e => e.value)") == ["local"]
+    page.evaluate("document.querySelector('#add-cluster input[name=name]').value = 'demo-4'")
+    page.evaluate("document.querySelector('#add-cluster input[name=flavor]').value = 'simulated'")
+    page.click("#add-cluster button[type=submit]")
+    assert "+  - name: demo-4" in page.text("pre.diff")
+    page.click("#confirm button[type=submit]")
+    assert "accepted" in page.text("#answer")
+    added = next(c for c in fleet_json(kubectl)["spec"]["clusters"] if c["name"] == "demo-4")
+    assert added == {"name": "demo-4", "provider": "local", "flavor": "simulated", "kubernetesVersion": "v1.35.8",
+                     "workers": [{"name": "md-0", "replicas": 1}], **{k: added[k] for k in added if k not in (
+                         "name", "provider", "flavor", "kubernetesVersion", "workers")}}  # and the CRD's defaults
+    wait_for(lambda: kubectl.run("get", "fleetmember", member_name(FLEET, "demo-4"), "-n", NS,
+                                 check=False).returncode == 0, 60, 0.5, "the controller's FleetMember for demo-4")
+
+    page.goto(fleet_url(env["admin"]))
+    page.select("#cluster-change select[name=name]", "demo-4")
+    page.click('#cluster-change button[value="remove-cluster"]')
+    assert "-  - name: demo-4" in page.text("pre.diff")
+    page.click("#confirm button[type=submit]")
+    assert "accepted" in page.text("#answer")
+    assert [c["name"] for c in fleet_json(kubectl)["spec"]["clusters"]] == list(CLUSTERS)
+
+
 # -- 3. the member page: connection info only for who may read the kubeconfig ---------------------
 
 def test_member_page_and_kubeconfig_download(env, page):
