@@ -12,6 +12,7 @@ import pytest
 from mgmt.controller import runtime
 from mgmt.controller.runtime import FleetRuntime, Shared
 from mgmt.controller.status import MemberFacts
+from mgmt.health.aggregate import stack_failure
 from mgmt.stack.engine import GrantNotRecorded, MemberTarget, StackEngine
 from mgmt.stack.member import MemberResult
 from mgmt.stack.rollout import APPLY
@@ -45,7 +46,7 @@ class Members:
                 self.events.append(("applied", target.cluster))
                 revision = plan.desired["app"].revision
             return MemberResult([{"name": "app", "revision": revision, "ready": True, "applied": True,
-                                  "phase": "Ready"}], True)
+                                  "phase": "Ready", "readyAt": "2026-12-03T05:00:00.000000Z"}], True)
         engine._run = run
         return engine
 
@@ -84,6 +85,9 @@ def test_the_grant_is_recorded_before_the_member_is_touched():
     for cluster in granted:
         assert members.statuses[cluster][0]["revision"] != old
         assert members.statuses[cluster][0]["ready"] is False
+        # Moving, not broken: the old revision's readyAt would make the member read as Degraded.
+        assert "readyAt" not in members.statuses[cluster][0]
+        assert stack_failure({"components": members.statuses[cluster]}, "Ready") is None
 
 
 def test_a_restarted_controller_never_grants_beyond_max_unavailable():

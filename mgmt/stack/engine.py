@@ -188,8 +188,9 @@ class StackEngine:
             desired = plan.desired.get(entry["name"])
             granted = plan.decisions.get(entry["name"]) == rollout.APPLY and desired is not None
             if granted and desired.revision and entry.get("revision") not in (None, desired.revision):
-                entry = {**entry, "revision": desired.revision, "ready": False, "applied": False,
-                         "phase": "Progressing"}
+                # readyAt and message were of the old revision: kept, the move would read as a breakage
+                entry = {**{k: v for k, v in entry.items() if k not in ("readyAt", "message")},
+                         "revision": desired.revision, "ready": False, "applied": False, "phase": "Progressing"}
             started.append(entry)
         return started
 
