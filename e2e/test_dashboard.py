@@ -214,6 +214,7 @@ def test_add_component_by_clicking_reaches_a_member(env, page, browser, kubectl)
     page.click("#add-component button[type=submit]")
     diff = page.text("pre.diff")
     assert f"+    - name: {CATALOGUE_ENTRY}" in diff, diff
+    assert "dry run of it makes this change" in page.text("main") and not page.exists("#dry-run")
     assert fleet_json(kubectl)["metadata"]["generation"] == before["metadata"]["generation"]  # nothing sent yet
     page.click("#confirm button[type=submit]")
     answer = page.text("#answer")
@@ -250,6 +251,7 @@ def test_a_reader_sees_the_apiservers_refusal(env, page, kubectl):
     assert page.text(".ready-display") == f"{len(CLUSTERS)}/{len(CLUSTERS)} ready"  # reading is allowed
     page.select("#catalogue-entry", CATALOGUE_ENTRY)
     page.click("#add-component button[type=submit]")
+    assert f'User "{VIEWER}" cannot patch resource "fleets"' in page.text("#dry-run")  # the preview's dry run
     page.click("#confirm button[type=submit]")
     answer = page.text("#answer")
     assert "403 Forbidden" in answer, answer

@@ -187,11 +187,21 @@ def _fields(form) -> dict[str, str]:
 
 
 async def preview(request: web.Request) -> web.Response:
+    """The diff of the change, as the apiserver would make it (a dry run of the same apply, so
+    defaults and merging are the server's); when the dry run is refused, the refusal and the
+    diff computed here."""
     fleet, plan, failed = await _plan(request)
     if failed:
         return failed
+    refusal = None
+    try:
+        predicted = await request.app[KEY].kube.apply(plan.body, manager=edits.FIELD_MANAGER, force=True,
+                                                      dry_run=True)
+        plan.after = predicted.get("spec") or {}
+    except KubeError as error:
+        refusal = error
     return render(request, "preview.html.j2", fleet=fleet, plan=plan, fields=_fields(await request.post()),
-                  title=plan.title)
+                  refusal=refusal, title=plan.title)
 
 
 async def apply(request: web.Request) -> web.Response:
