@@ -123,9 +123,12 @@ class FleetRuntime:
 
     async def probe_loop(self) -> None:
         while True:
+            if self.fleet is None:  # not read yet (after a start): waiting a whole default interval
+                await asyncio.sleep(1.0)  # would leave the members unprobed for 30 s
+                continue
             started = time.monotonic()
-            interval = FleetSpec.model_validate((self.fleet or {}).get("spec", {})).health.seconds()
-            if self.fleet is not None and not (await self._attempt("probe", self.probe))[0]:
+            interval = FleetSpec.model_validate(self.fleet.get("spec", {})).health.seconds()
+            if not (await self._attempt("probe", self.probe))[0]:
                 interval = max(interval, backoff(self.failures["probe"]))
             await asyncio.sleep(max(1.0, interval - (time.monotonic() - started)))
 
