@@ -247,6 +247,9 @@ def test_add_component_by_clicking_reaches_a_member(env, page, browser, kubectl)
 
 def test_a_reader_sees_the_apiservers_refusal(env, page, kubectl):
     generation = fleet_json(kubectl)["metadata"]["generation"]
+    page.goto(env["viewer"])  # it may not list Fleets everywhere: its kubeconfig's namespace instead
+    assert page.text("h1") == f"Fleets (namespace {NS})"
+    assert page.exists(f'section[data-fleet="{NS}/{FLEET}"]') and page.count("section[data-fleet]") == 1
     page.goto(fleet_url(env["viewer"]))
     assert page.text(".ready-display") == f"{len(CLUSTERS)}/{len(CLUSTERS)} ready"  # reading is allowed
     page.select("#catalogue-entry", CATALOGUE_ENTRY)

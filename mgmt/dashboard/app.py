@@ -96,7 +96,8 @@ async def overview(request: web.Request) -> web.Response:
         found, scope, refused = await reads.fleets(dash.kube, dash.namespace)
     except KubeError as error:
         return refused_page(request, "list Fleets", error)
-    events = f"/events?{urlencode({'view': 'overview'} if scope == 'all namespaces' else {'view': 'overview', 'ns': dash.namespace})}"
+    where = {} if scope == "all namespaces" else {"ns": dash.namespace}
+    events = "/events?" + urlencode({"view": "overview", **where})
     items = reads.overview(found)
     for item in items:
         dash.history.record(item["namespace"], item["fleet"], item["counts"])
