@@ -157,6 +157,5 @@ def test_waits_are_not_posted_as_error_events():
         objects.removeHandler(catcher)
         objects.filters[:] = filters
         root.handlers[:], root.level = handlers, level
-    assert seen == [(logging.INFO, "cluster c: waiting for its LocalCluster"),
-                    (logging.ERROR, "Handler 'reconcile_machine' failed temporarily: machine m: "
-                                    "API server of c unreachable")]
+    unreachable = "Handler 'reconcile_machine' failed temporarily: machine m: API server of c unreachable"
+    assert seen == [(logging.INFO, "cluster c: waiting for its LocalCluster"), (logging.ERROR, unreachable)]
