@@ -48,7 +48,8 @@ WAIT = 420
 class Env:
     def __init__(self, kubectl, controller: ControllerProcess, simulator: Simulator):
         self.kubectl, self.controller, self.simulator = kubectl, controller, simulator
-        self.components = [app_component("r1")]
+        self.revision = "r1"  # the app's revision once the Fleet converged
+        self.components = [app_component(self.revision)]
         self.overrides: dict[str, dict] = {}
         self.clusters = list(CLUSTERS)
         self.extra: list[dict] = []
@@ -105,26 +106,35 @@ def env(kubectl, mgmt, local_provider, simulator_url, tmp_path_factory):
 
 @pytest.mark.killstorm
 def test_kill_storm(env):
-    """The app component rolls from r1 to r2 (maxUnavailable 2) while the controller is SIGKILLed
-    at random moments; every member's API answers slowly, so kills land in the middle of applies."""
+    """The app component rolls to new revisions (maxUnavailable 2) while the controller is
+    SIGKILLed again and again, each time at a random moment once it is updating members (a new
+    revision whenever the last one is everywhere); every member's API answers slowly, so kills
+    land in the middle of applies."""
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)
-    before = members(env.kubectl, NS)
-    old = component(before[CLUSTERS[0]])["revision"]
     for cluster in CLUSTERS:
         env.simulator.knobs(cluster, latency=0.2)
-    sampler = Sampler(env.kubectl, env.simulator, NS, CLUSTERS, old, "r1").start()
+    sampler = Sampler(env.kubectl, env.simulator, NS, CLUSTERS).start()
+    revision, revisions = env.revision, 0
     try:
-        env.components = [app_component("r2")]
-        env.apply()
         for _ in range(KILLS):
-            time.sleep(rng.uniform(0.5, 6.0))
+            while True:  # until the (restarted) controller is seen moving members
+                mark = sampler.changes
+                if sampler.mid_now == 0 and sampler.revisions_now <= {revision}:
+                    revisions += 1
+                    revision = f"r{1 + revisions}"
+                    env.components = [app_component(revision)]
+                    env.apply()
+                wait_for(lambda mark=mark: sampler.changes > mark, 180, interval=0.2, what="the controller to move members")
+                if sampler.mid_now:
+                    break
+            time.sleep(rng.uniform(0, 3))
             env.controller.proc.kill()  # SIGKILL: nothing is cleaned up or written on the way out
             env.controller.proc.wait(10)
             last_kill = time.monotonic()
             env.controller.start()
         try:
-            wait_for(lambda: env.converged("r2"), WAIT, what="every member at r2 after the storm")
+            wait_for(lambda: env.converged(revision), WAIT, what=f"every member at {revision} after the storm")
         except AssertionError as error:
             raise AssertionError(f"{error}\n{env.diagnostics()}") from None
         converged = time.monotonic() - last_kill
@@ -132,18 +142,22 @@ def test_kill_storm(env):
         sampler.stop()
         for cluster in CLUSTERS:
             env.simulator.knobs(cluster, latency=0)
+    env.revision = revision
     duplicates = {c: objs for c in CLUSTERS if len(objs := env.simulator.app_objects(c)) != APP_OBJECTS
                   or len(set(objs)) != len(objs)}
     # The Fleet's own status follows its members' (the same write pass, a moment later).
     wait_for(lambda: fleet_counts(env.kubectl).get("stackReady") == len(CLUSTERS), 60, what="the Fleet whole")
-    print(f"kill storm (seed {seed}): {KILLS} kills survived; converged {converged:.1f} s after the last kill; "
+    print(f"kill storm (seed {seed}): {KILLS} kills survived, all during rollouts "
+          f"({revisions} revisions); "
+          f"converged {converged:.1f} s after the last kill; "
           f"max members mid-update: {sampler.max_mid_status} by status, {sampler.max_mid_objects} by objects "
           f"({sampler.samples} samples, {sampler.errors} busy); duplicates: {len(duplicates)}; "
-          f"statuses lost: {len(sampler.lost)}")
+          f"statuses lost: {len(sampler.lost)}; members seen Degraded or Failed: {sorted(sampler.unwell)}")
     assert sampler.samples > 10
     assert sampler.max_mid_status <= MAX_UNAVAILABLE and sampler.max_mid_objects <= MAX_UNAVAILABLE
     assert duplicates == {}
     assert sampler.lost == []
+    assert sampler.unwell == set(), "a member moving to a new revision is not broken"
 
 
 def fleet_counts(kubectl) -> dict:
@@ -168,7 +182,7 @@ def test_a_member_that_stops_answering(env):
     finally:
         env.simulator.knobs(lost, fault=None)
     back = time.monotonic()
-    wait_for(lambda: env.converged("r2"), WAIT, what=f"{lost} back")
+    wait_for(lambda: env.converged(env.revision), WAIT, what=f"{lost} back")
     wait_for(lambda: fleet_counts(env.kubectl).get("stackReady") == len(CLUSTERS), 60, what="the Fleet whole again")
     print(f"member out of reach: Unreachable after {noticed:.1f} s (probe interval {PROBE_SECONDS} s), "
           f"Ready again {time.monotonic() - back:.1f} s after it answered")
@@ -206,7 +220,7 @@ def test_poisoned_members_fail_alone(env):
     env.overrides = {bad_vars: {"variables": {"POD_CIDR": "*undefined"}}}
     env.extra = [{"name": "cloudy", "provider": "aws", "region": "us-east-1", "kubernetesVersion": "v1.33.4",
                   "workers": [{"name": "md-0", "replicas": 1}], "credentialsRef": {"name": "aws"}}]
-    env.components = [app_component("r2"), WIDGETS]
+    env.components = [app_component(env.revision), WIDGETS]
     env.apply()
 
     def poisoned():
@@ -224,14 +238,14 @@ def test_poisoned_members_fail_alone(env):
     assert applied["reason"] == "TemplateError" and "YAML" in applied["message"]
     assert "Widget" in widgets.get("message", "")
     assert cloud_failed["message"]
-    wait_for(lambda: env.converged("r2", healthy) and all(
+    wait_for(lambda: env.converged(env.revision, healthy) and all(
         component(m, "widgets").get("ready") for c, m in members(env.kubectl, NS).items() if c in healthy),
         WAIT, what="the rest of the Fleet to converge")
     assert component(members(env.kubectl, NS)[no_crd]).get("ready"), "the member's other component is fine"
     # Poison removed: the members recover by themselves.
-    env.overrides, env.extra, env.components = {}, [], [app_component("r2")]
+    env.overrides, env.extra, env.components = {}, [], [app_component(env.revision)]
     env.apply()
-    wait_for(lambda: env.converged("r2") and "cloudy" not in members(env.kubectl, NS), WAIT,
+    wait_for(lambda: env.converged(env.revision) and "cloudy" not in members(env.kubectl, NS), WAIT,
              what="every member Ready again and the cloud cluster gone")
 
 
@@ -264,7 +278,7 @@ def test_a_removal_goes_on_after_its_member_is_deleted(env):
     wait_for(lambda: not capi_objects(env.kubectl, leaving), 300, what=f"every object of {leaving} removed")
     wait_for(lambda: not env.simulator.exists(leaving), 120, what="its virtual cluster gone")
     assert leaving not in members(env.kubectl, NS), "no member comes back for it"
-    assert env.converged("r2", CLUSTERS[:9])
+    assert env.converged(env.revision, CLUSTERS[:9])
 
 
 def member_ready(kubectl, cluster: str) -> bool:
