@@ -22,6 +22,8 @@ from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio import config as k8s_config
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from mgmt import memfiles  # noqa: F401  (kubeconfig key material kept in memory, not in temp files)
+
 FIELD_MANAGER = "drover"
 RETRIES_ON_429 = 5
 USER_AGENT = "drover/0.1"

@@ -151,7 +151,7 @@ def _guarded(app, reviewer: Reviewer):
 def self_signed_context() -> ssl.SSLContext:
     """A server TLS context with a certificate made now, its key only in memory."""
     from mgmt import pki
-    from mgmt.workload import memory_file
+    from mgmt.memfiles import memory_file
 
     ca = pki.new_ca("drover-metrics")
     pair = pki.issue(ca, "drover-controller-metrics", dns_names=("localhost",), server=True)

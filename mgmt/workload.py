@@ -21,9 +21,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import hashlib
-import os
 import ssl
 import time
 import weakref
@@ -35,6 +33,7 @@ from kubernetes_asyncio.client import rest
 
 from mgmt import kubeyaml
 from mgmt.kube import Kube, KubeError
+from mgmt.memfiles import memory_file
 
 #: kubeconfig settings refused, with why (a user's, then a cluster's).
 REFUSED_USER = {
@@ -162,17 +161,6 @@ def _new_ssl_context(access: Access) -> ssl.SSLContext:
                 raise BadKubeconfig("client-certificate-data and client-key-data are not a PEM "
                                  "certificate and its key") from None
     return context
-
-
-@contextlib.contextmanager
-def memory_file(data: bytes):
-    """A path to `data` that exists in memory only (memfd: no directory entry, no disk)."""
-    fd = os.memfd_create("drover-client-cert", os.MFD_CLOEXEC)
-    try:
-        os.write(fd, data)
-        yield f"/proc/self/fd/{fd}"
-    finally:
-        os.close(fd)
 
 
 async def client(access: Access, timeout: float) -> Kube:
