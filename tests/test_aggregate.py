@@ -232,3 +232,19 @@ def test_ten_thousand_members_stay_small():
     assert [u["since"] for u in out["unwell"]] == sorted(u["since"] for u in out["unwell"])
     assert all(len(c["message"]) <= 200 for c in out["conditions"])
     FleetStatus.model_validate(out)
+
+
+def test_history_records_each_change_of_the_counts_and_nothing_else():
+    members = [member(n, "Ready") for n in "ab"]
+    first = aggregate(fleet("ab"), members, now=T0)
+    assert first["history"] == [{"time": T0, **first["counts"]}]
+    assert aggregate(fleet("ab", first), members, now=T1)["history"] == first["history"]  # steady: no write
+    members[1] = member("b", "Unreachable", since=T2)
+    changed = aggregate(fleet("ab", first), members, now=T2)
+    assert [(h["time"], h["ready"], h["unreachable"]) for h in changed["history"]] == [(T0, 2, 0), (T2, 1, 1)]
+    FleetStatus.model_validate(changed)
+
+    long = {**first, "history": [{"time": f"2026-01-01T00:{i:02d}:00Z", **first["counts"], "ready": i % 2}
+                                 for i in range(48)]}
+    capped = aggregate(fleet("ab", long), members, now=T2)["history"]
+    assert len(capped) == 48 and capped[-1]["time"] == T2 and capped[0]["time"] == "2026-01-01T00:01:00Z"

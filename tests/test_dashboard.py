@@ -5,6 +5,7 @@ parameters, and the guard in front of every request (Host, CSRF)."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -224,23 +225,22 @@ async def test_only_local_hosts_and_forms_with_the_csrf_token_get_through():
         assert (await client.get("/static/live.js")).status == 200
 
 
-def test_history_keeps_changes_and_draws_lines():
-    from mgmt.dashboard.history import History
+def test_the_chart_draws_the_controllers_record_as_steps_up_to_now():
+    from mgmt.dashboard.history import chart
 
-    now = [1000.0]
-    history = History(clock=lambda: now[0])
-    assert history.chart("ns", "f") is None
-    for ready, unreachable in ((0, 0), (1, 1), (2, 0), (2, 0), (2, 0)):
-        history.record("ns", "f", {"ready": ready, "unreachable": unreachable, "desired": 2})
-        now[0] += 60
-    samples = history.fleets[("ns", "f")]
-    assert [s.counts["ready"] for s in samples] == [0, 1, 2, 2]  # the flat end kept as two points
-    assert samples[-1].at == 1240.0
-    chart = history.chart("ns", "f")
-    assert [line["state"] for line in chart["lines"]] == ["ready", "unreachable"]
-    ready = chart["lines"][0]["points"].split()
-    assert ready[0] == f"{chart['pad']:.1f},{chart['y_zero']}" and ready[-1].endswith(f",{chart['y_top']}")
-    assert chart["minutes"] == 4.0 and chart["top"] == 2
+    assert chart({"status": {}}) is None
+    changes = [{"time": "2026-12-03T06:00:00Z", "desired": 2, "provisioning": 2},
+               {"time": "2026-12-03T06:01:00Z", "desired": 2, "ready": 1, "unreachable": 1},
+               {"time": "2026-12-03T06:02:00Z", "desired": 2, "ready": 2}]
+    now = datetime.fromisoformat("2026-12-03T06:04:00+00:00").timestamp()
+    drawn = chart({"status": {"history": changes}}, now=now)
+    assert [line["state"] for line in drawn["lines"]] == ["ready", "provisioning", "unreachable"]
+    ready = drawn["lines"][0]["points"].split()
+    # 0 until the first change, a step to 1 at 06:01, to 2 at 06:02, held to now
+    middle = round((drawn["y_zero"] + drawn["y_top"]) / 2, 1)
+    assert [float(p.split(",")[1]) for p in ready] == [drawn["y_zero"]] * 2 + [middle] * 2 + [drawn["y_top"]] * 2
+    assert ready[-1] == f"{drawn['width'] - drawn['pad']:.1f},{drawn['y_top']}"
+    assert drawn["minutes"] == 4.0 and drawn["top"] == 2 and drawn["samples"] == 3
 
 
 def test_credential_refs_of_clusters_and_cluster_sets():

@@ -423,6 +423,10 @@ class Counts(Model):
     deleting: int = 0
 
 
+class CountsChange(Counts):
+    time: str = Field(description="When the Fleet's counts became these (RFC 3339).")
+
+
 class UnwellMember(Model):
     cluster: str
     reason: str
@@ -438,6 +442,8 @@ class FleetStatus(Model):
     unwell: list[UnwellMember] = Field(default_factory=list, max_length=20,
                                        description="The first clusters that are not well (capped).")
     unwell_total: int = 0
+    history: list[CountsChange] = Field(default_factory=list, max_length=48, description=(
+        "The Fleet's counts each time they changed, oldest first (the last 48 changes)."))
 
 
 class MemberSpec(Model):

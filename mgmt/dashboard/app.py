@@ -9,7 +9,7 @@ SameSite=Strict cookie this process set, and the process's own."""
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
@@ -21,8 +21,7 @@ from mgmt.api.models import FLEET_LABEL
 from mgmt.controller.members import member_name
 from mgmt.kube import Kube, KubeError
 
-from . import edits, live, members, reads
-from .history import History
+from . import edits, history, live, members, reads
 
 HERE = Path(__file__).parent
 CSRF_COOKIE = "drover_csrf"
@@ -38,7 +37,6 @@ class Dashboard:
     user_hint: str          # the kubeconfig context, shown in the header
     csrf: str
     templates: jinja2.Environment
-    history: History = field(default_factory=History)
 
 
 KEY = web.AppKey("dashboard", Dashboard)
@@ -99,8 +97,6 @@ async def overview(request: web.Request) -> web.Response:
     where = {} if scope == "all namespaces" else {"ns": dash.namespace}
     events = "/events?" + urlencode({"view": "overview", **where})
     items = reads.overview(found)
-    for item in items:
-        dash.history.record(item["namespace"], item["fleet"], item["counts"])
     return render(request, "overview.html.j2", items=items, scope=scope, refused=refused,
                   events=events, title="Fleets")
 
@@ -130,10 +126,9 @@ async def fleet_page(request: web.Request) -> web.Response:
         return refused_page(request, f"list the FleetMembers of {namespace}/{name}", error)
     entries, problems, catalogue_at = await reads.catalogue(dash.kube, namespace)
     spec, item = fleet.get("spec") or {}, reads.overview_item(fleet)
-    dash.history.record(namespace, name, item["counts"])
     events = "/events?" + urlencode({"view": "fleet", "ns": namespace, "fleet": name})
     return render(request, "fleet.html.j2", fleet=fleet, item=item, spec=spec,
-                  chart=dash.history.chart(namespace, name),
+                  chart=history.chart(fleet),
                   page=members.page(rows, query), query=query, facets=members.facets(rows),
                   states=members.state_counts(rows), catalogue=entries, catalogue_problems=problems,
                   catalogue_at=catalogue_at, describe_entry=edits.describe_entry,

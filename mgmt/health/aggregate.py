@@ -35,6 +35,7 @@ BLOCKING_CONDITIONS = (PREFLIGHT_CONDITION, APPLIED_CONDITION)
 PHASES = ("Pending", "Provisioning", "Ready", "Degraded", "Unreachable", "Failed", "Deleting")
 UNWELL_PHASES = ("Failed", "Degraded", "Unreachable")
 UNWELL_CAP = 20
+HISTORY_CAP = 48  # status.history: the Fleet's counts each time they changed
 MESSAGE_CAP = 200
 NAMES_IN_MESSAGE = 5
 OWN_MEMBER_CONDITIONS = ("Ready", "Provisioned", "StackReady", "Degraded")
@@ -217,6 +218,15 @@ def _counts(fleet: dict, members: list[dict], by_phase: dict[str, list[dict]]) -
     }
 
 
+def _history(previous: list[dict] | None, counts: dict, now: str) -> list[dict]:
+    """The last HISTORY_CAP changes of the counts, oldest first; unchanged counts add nothing, so a
+    steady fleet writes nothing for it."""
+    history = list(previous or [])
+    if history and {k: v for k, v in history[-1].items() if k != "time"} == counts:
+        return history
+    return [*history, {"time": now, **counts}][-HISTORY_CAP:]
+
+
 def _stack_failed(by_phase: dict[str, list[dict]]) -> list[dict]:
     """Members whose cluster answers and whose stack is broken."""
     return [m for phase in ("Ready", "Degraded") for m in by_phase[phase]
@@ -296,7 +306,8 @@ def aggregate(fleet: dict, members: list[dict], now: str | None = None) -> dict:
             by_phase["Provisioning"] += by_phase.pop(phase)
     counts = _counts(fleet, members, by_phase)
     generation = (fleet.get("metadata") or {}).get("generation")
-    previous = (fleet.get("status") or {}).get("conditions")
+    previous_status = fleet.get("status") or {}
+    previous = previous_status.get("conditions")
     unwell, total = _unwell(by_phase)
     status = {
         "counts": counts,
@@ -304,6 +315,7 @@ def aggregate(fleet: dict, members: list[dict], now: str | None = None) -> dict:
         "conditions": _fleet_conditions(counts, by_phase, previous, generation, now),
         "unwell": unwell,
         "unwellTotal": total,
+        "history": _history(previous_status.get("history"), counts, now),
     }
     if generation is not None:
         status["observedGeneration"] = generation
