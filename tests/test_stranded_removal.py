@@ -139,3 +139,15 @@ def test_the_runtime_finishes_a_removal_whose_member_vanished(monkeypatch):
     assert run_until_done(step) == 4  # workers, the Cluster, the rest, then nothing left
     assert kube.objects == {} and "gone" not in rt.facts
     assert rt._sweep is False  # nothing left: no more sweeps until a member vanishes again
+
+
+def test_a_kind_the_controller_may_not_list_everywhere_is_passed_over():
+    class SecretsBoundPerNamespace(Kube):
+        async def list(self, api_version, kind, namespace=None, labels=None):
+            if kind == "Secret" and namespace is None:
+                raise KubeError(403, "Forbidden", 'secrets is forbidden: cannot list resource "secrets"')
+            return await super().list(api_version, kind, namespace, labels)
+
+    kube = SecretsBoundPerNamespace(cluster_objects("gone", "Delete"))
+    found = asyncio.run(members.stranded(kube, "ns", "f", keep=set()))
+    assert sorted(o["kind"] for o in found["gone"]) == ["Cluster", "LocalMachineTemplate", "MachineDeployment"]

@@ -21,17 +21,20 @@ log = logging.getLogger("drover.clusters")
 
 
 class RenderedClusters:
-    """Each cluster's rendered objects, by what they depend on (its request and its credentials
-    Secret's resourceVersion), kept as compact JSON up to `max_bytes` (least recently used go first):
-    a resync of a steady fleet renders nothing, and a hit is a fresh copy the caller may change."""
+    """Each cluster's rendered objects, by its request, kept as compact JSON up to `max_bytes` (least
+    recently used go first): a resync of a steady fleet renders nothing, and a hit is a fresh copy
+    the caller may change. A cluster rendered with cloud credentials is not kept: its objects hold
+    them, and credentials stay in memory no longer than a read."""
 
     def __init__(self, max_bytes: int = 64 << 20):
         self.max_bytes = max_bytes
         self._texts: OrderedDict[str, str] = OrderedDict()
         self._bytes = 0
 
-    def objects(self, request: ClusterRequest, credentials, secret_version: str | None) -> list[dict]:
-        key = creds.spec_key(request, secret_version or "")
+    def objects(self, request: ClusterRequest, credentials) -> list[dict]:
+        if credentials is not None:
+            return render_cluster(request, credentials)
+        key = creds.spec_key(request, "")
         text = self._texts.get(key)
         if text is None:
             text = json.dumps(render_cluster(request, credentials), separators=(",", ":"))
@@ -63,7 +66,7 @@ async def reconcile(kube: Kube, preflight: creds.Preflight, spec: ClusterSpec, n
     request = cluster_request(spec, namespace, fleet)
     outcome = Outcome(request)
     provider = providers.get(request.provider)
-    credentials = version = None
+    credentials = None
     if provider.needs_credentials:
         try:
             credentials, version = await creds.read(kube, namespace, spec.credentials_ref.name)
@@ -77,7 +80,7 @@ async def reconcile(kube: Kube, preflight: creds.Preflight, spec: ClusterSpec, n
             return outcome
         outcome.preflight = "Skipped" if spec.skip_preflight else "Passed"
     try:
-        objects = RENDERED.objects(request, credentials, version)
+        objects = RENDERED.objects(request, credentials)
     except (templating.TemplateError, ProviderError) as error:
         outcome.failure = PreflightFailure("TemplateError", str(error))
         return outcome

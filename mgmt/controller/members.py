@@ -101,9 +101,11 @@ async def stranded(kube: Kube, namespace: str, fleet: str, keep: set[str]) -> di
         try:
             listed = await kube.list(api_version, kind, None, labels)
         except KubeError as error:
-            if not error.not_found:
+            if not error.not_found and error.status != 403:
                 raise
-            continue  # a provider whose CRDs are not installed here
+            # a provider whose CRDs are not installed here, or a kind the administrator does not let
+            # the controller list everywhere (Secrets bound per namespace): nothing of it to resume
+            continue
         for obj in listed:
             cluster = (obj["metadata"].get("labels") or {}).get(CLUSTER_NAME_LABEL)
             if cluster and cluster not in keep:
