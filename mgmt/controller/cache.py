@@ -59,8 +59,11 @@ class Informer:
         return self._current.is_set()
 
     def observe(self, obj: dict) -> None:
-        """What a write of ours answered: newer than the cache until the watch brings it."""
-        self._store(obj)
+        """What a write of ours answered, unless the watch already brought a newer version (another
+        writer's, while our answer was on its way)."""
+        held = self.objects.get(key(obj))
+        if held is None or not _newer(held, obj):
+            self._store(obj)
 
     async def close(self) -> None:
         self._task.cancel()
@@ -72,6 +75,8 @@ class Informer:
     async def _run(self) -> None:
         try:
             await self._keep_current()
+        except Exception:  # a bug: said once, then every read of this kind is a GET
+            log.exception("informer %s %s stopped", self.kind, self.namespace or "*")
         finally:  # an informer that stopped (closed, or a bug) never answers again
             self._current.clear()
             self._tried.set()
@@ -130,6 +135,15 @@ class Informer:
         # managedFields are often half the object, and nothing compares them.
         meta = {field: value for field, value in meta.items() if field != "managedFields"}
         self.objects[key(obj)] = {"apiVersion": self.api_version, "kind": self.kind, **obj, "metadata": meta}
+
+
+def _newer(held: Mapping, answered: Mapping) -> bool:
+    """Whether the held copy is a later version than the answer (resourceVersions are etcd
+    revisions here; one that is not a number is never called newer)."""
+    try:
+        return int(held["metadata"]["resourceVersion"]) > int(answered["metadata"]["resourceVersion"])
+    except (KeyError, TypeError, ValueError):
+        return False
 
 
 def key(obj: Mapping) -> tuple[str | None, str]:
