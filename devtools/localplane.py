@@ -179,6 +179,7 @@ def write_token_kubeconfig(path: Path, server: ApiServer, token: str) -> None:
               "users": [{"name": user, "user": {"token": token}}],
               "contexts": [{"name": user, "context": {"cluster": server.name, "user": user}}]}
     path.touch(mode=0o600)
+    path.chmod(0o600)  # touch keeps an existing file's mode
     path.write_text(yaml.safe_dump(config))
 
 

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 import yaml
 
 from mgmt.api.models import API_VERSION
+from providers import NAMES as PROVIDERS
 
 FIELD_MANAGER = "drover-dashboard"
 CATALOGUE = "drover-catalogue"  # the ConfigMap of ready-made components the administrator curates
 CATALOGUE_NAMESPACE = "drover-system"  # where it is looked for when the Fleet's namespace has none
-PROVIDERS = ("aws", "gcp", "azure", "digitalocean", "packet", "vsphere", "local")
 ACTIONS = ("add-component", "remove-component", "add-cluster", "remove-cluster", "scale", "pause", "resume")
 
 
