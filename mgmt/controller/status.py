@@ -164,11 +164,13 @@ class StatusWriter:
         self.written.pop(cluster, None)
         metrics.forget_member(self.namespace, self.fleet, cluster)
 
-    async def write(self, fleet: dict, facts: dict[str, MemberFacts]) -> None:
+    async def write(self, fleet: dict, facts: dict[str, MemberFacts], clusters: set[str] | None = None) -> None:
+        """Write the statuses of `clusters` (default: every member) where they changed, then the
+        Fleet's, aggregated over every member's last written status."""
         async with self._lock:
-            await self._write(fleet, facts)
+            await self._write(fleet, facts, facts.keys() if clusters is None else clusters)
 
-    async def _write(self, fleet: dict, facts: dict[str, MemberFacts]) -> None:
+    async def _write(self, fleet: dict, facts: dict[str, MemberFacts], clusters) -> None:
         declared = [c.get("name") for c in (fleet.get("spec") or {}).get("stack", {}).get("components") or []]
         limit = asyncio.Semaphore(MEMBER_WRITE_CONCURRENCY)
 
@@ -181,9 +183,11 @@ class StatusWriter:
                                 cluster, error)
                     return self.written.get(cluster) or {}
 
-        clusters = list(facts.items())
-        written = await asyncio.gather(*(one(cluster, fact) for cluster, fact in clusters))
-        await self._write_fleet(fleet, {cluster: status for (cluster, _), status in zip(clusters, written)})
+        changed = [cluster for cluster in clusters if cluster in facts]
+        written = await asyncio.gather(*(one(cluster, facts[cluster]) for cluster in changed))
+        statuses = {cluster: self.written.get(cluster) or {} for cluster in facts}
+        statuses.update(zip(changed, written))
+        await self._write_fleet(fleet, statuses)
 
     async def _write_member(self, cluster: str, fact: MemberFacts, declared: list[str]) -> dict:
         name = member_name(self.fleet, cluster)
