@@ -180,6 +180,7 @@ class FleetRuntime:
         that nothing is rewritten and the stack keeps its history."""
         for member in await members.list_members(self.shared.kube, self.namespace, self.name):
             self.facts[member["spec"]["cluster"]] = MemberFacts.resume(member)
+            self.writer.resume(member["spec"]["cluster"], member.get("status") or {})
 
     async def _adopt(self, fleet: dict, spec: FleetSpec, declared: set[str]) -> set[str]:
         found = await adoption.adopt(self.shared.kube, fleet, spec, declared)

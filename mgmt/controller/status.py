@@ -160,6 +160,10 @@ class StatusWriter:
         self.fleet_status: dict | None = None
         self._lock = asyncio.Lock()  # the spec, stack and probe loops all write
 
+    def resume(self, cluster: str, status: dict) -> None:
+        """The status a member had when listed (after a start): what the next write compares with."""
+        self.written.setdefault(cluster, status)
+
     def forget(self, cluster: str) -> None:
         self.written.pop(cluster, None)
         metrics.forget_member(self.namespace, self.fleet, cluster)
