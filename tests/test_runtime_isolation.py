@@ -154,3 +154,25 @@ def test_backoff_grows_is_capped_and_jittered():
     assert 16.0 <= backoff(5) <= 32.0
     assert backoff(50) <= BACKOFF_MAX
     assert len({round(backoff(3), 6) for _ in range(20)}) > 1
+
+
+def test_changed_statuses_are_written_in_bounded_passes(fleet_runtime, monkeypatch):
+    """A thousand members changing at once: the Fleet's status is written after every pass of
+    at most STATUS_BATCH members, not once after all of them."""
+    passes = []
+
+    async def write(fleet, facts, clusters=None):
+        passes.append(set(clusters))
+    fleet_runtime.writer.write = write
+    monkeypatch.setattr(runtime, "STATUS_DELAY", 0)
+    fleet_runtime.fleet = FLEET
+    names = [f"m{i}" for i in range(200)]
+    fleet_runtime.facts.update({name: MemberFacts(name) for name in names})
+
+    async def run():
+        for name in names:
+            fleet_runtime.member_changed(name)
+        await fleet_runtime._status_task
+    asyncio.run(run())
+    assert all(len(p) <= runtime.STATUS_BATCH for p in passes) and len(passes) == 4
+    assert set().union(*passes) == set(names)

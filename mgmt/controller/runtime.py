@@ -18,6 +18,8 @@ ever stops because of one cluster.
 from __future__ import annotations
 
 import asyncio
+import functools
+import itertools
 import logging
 from dataclasses import dataclass, field
 
@@ -38,6 +40,7 @@ log = logging.getLogger("drover.fleet")
 
 STACK_INTERVAL = 5.0
 STATUS_DELAY = 0.5  # member changes are written together, at most this long after the first
+STATUS_BATCH = 64   # member statuses written before the Fleet's is written again
 
 
 @dataclass
@@ -303,7 +306,9 @@ class FleetRuntime:
             await asyncio.sleep(STATUS_DELAY)  # what changes meanwhile goes in the same pass
             if not self._changed or self.fleet is None:
                 return
-            await self._attempt("status", self.write_status)
+            # a bounded pass, so that the Fleet's status follows while a thousand members change
+            batch = set(itertools.islice(self._changed, STATUS_BATCH))
+            await self._attempt("status", functools.partial(self.write_status, batch))
 
     async def write_status(self, clusters: set[str] | None = None) -> None:
         """Write the statuses of `clusters` (default: every member that changed) that differ from
