@@ -163,9 +163,8 @@ class FleetRuntime:
         if adopt_done:
             await self._attempt("remove", lambda: self._remove_departed(set(declared) | adopted), retry=True)
         self.writer.generation = generation
-        if moved:  # a new generation (or a start): every member's status may read differently
-            self._changed.update(self.facts)
-            for name in self.facts:
+        if moved:  # a new generation (or a start): every member's status may read differently,
+            for name in self.facts:  # once its reconcile has run
                 self.queue.add(name)
         await self.write_status()
 

@@ -60,6 +60,14 @@ class MemberFacts:
         facts = cls(spec["cluster"], provider=spec.get("provider"), adopted=bool(spec.get("adopted")))
         facts.probe = {k: status[k] for k in PROBE_PARTS if k in status}
         facts.components = [c for c in status.get("components") or [] if c.get("revision")]
+        facts.retired = providers.get(facts.provider).retired if facts.provider in providers.NAMES else None
+        for condition in status.get("conditions") or []:  # what the last reconcile found
+            failed = condition.get("status") == "False"
+            if condition.get("type") == PREFLIGHT_CONDITION:
+                facts.preflight = "Failed" if failed else condition.get("reason") or "Passed"
+            if failed and condition.get("type") in (PREFLIGHT_CONDITION, APPLIED_CONDITION):
+                facts.failure = facts.failure or PreflightFailure(condition.get("reason") or "Failed",
+                                                                  condition.get("message") or "")
         return facts
 
     def record_outcome(self, outcome) -> None:
