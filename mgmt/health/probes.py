@@ -118,7 +118,7 @@ async def _workload(clients: WorkloadClients, member: dict, timeout: float) -> d
         return {"api": {"reachable": False, "message": _why(error)}, "nodes": {"ready": 0, "total": 0}}
     api, version, nodes = await asyncio.gather(_api(kube, timeout), _version(kube, timeout),
                                                _nodes(kube, timeout))
-    if not api.get("reachable"):
+    if not api.get("reachable") or "message" in nodes:  # (/readyz answers without credentials)
         clients.suspect(namespace, cluster)  # its kubeconfig may have been replaced meanwhile
     out = {"api": api, "nodes": nodes}
     if version:
