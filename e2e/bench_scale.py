@@ -40,7 +40,7 @@ from e2e.bench_stack import BenchStack, build
 from e2e.fixtures.controller import ControllerProcess
 from e2e.fixtures.local import LocalProvider
 from mgmt.api.models import API_VERSION
-from mgmt.controller.runtime import PROBE_CONCURRENCY
+from mgmt.controller.member_reconciler import WORKERS as PROBE_CONCURRENCY
 from mgmt.health.aggregate import aggregate, member_phase
 from mgmt.health.probes import probe_member
 from mgmt.kube import Kube, KubeError, Unreachable

@@ -205,6 +205,31 @@ def test_scale_changes_replicas(kubectl, every):
     assert get(kubectl, "kubeadmcontrolplane", "aws-kubeadm-control-plane")["spec"]["replicas"] == 3
 
 
+def test_a_field_someone_else_set_is_a_conflict_on_that_member_not_overwritten(kubectl, every):
+    """Each Fleet applies under its own field manager, without force: the real apiserver decides
+    what conflicts; the member says which field and whose, and the person's value stays."""
+    global CLUSTERS
+    md = "aws-kubeadm-md-0"
+    kubectl("patch", "machinedeployment", md, "-n", NS, "--type=merge", "-p", '{"spec": {"replicas": 5}}')
+    CLUSTERS = set_cluster("aws-kubeadm", workers=[{"name": "md-0", "replicas": 4}], controlPlane={"replicas": 3})
+    kubectl.apply(fleet())
+
+    def conflict() -> dict | None:
+        conditions = ((member(kubectl, "aws-kubeadm") or {}).get("status") or {}).get("conditions", [])
+        return next((c for c in conditions if c.get("reason") == "ApplyFailed"), None)
+    condition = wait_for(conflict, 90, what="the conflict on the aws-kubeadm member")
+    assert '"kubectl-patch"' in condition["message"] and ".spec.replicas" in condition["message"], condition
+    assert get(kubectl, "machinedeployment", md)["spec"]["replicas"] == 5, "the other manager's value was overwritten"
+    managed = kubectl.get_json("machinedeployment", md, "-n", NS, "--show-managed-fields")["metadata"]["managedFields"]
+    managers = {m["manager"] for m in managed}
+    assert f"drover/{NS}/{FLEET}" in managers and "drover" not in managers
+    assert "ApplyFailed" not in failure_reasons(member(kubectl, "gcp-kubeadm")), "only that member fails"
+
+    CLUSTERS = set_cluster("aws-kubeadm", workers=[{"name": "md-0", "replicas": 5}], controlPlane={"replicas": 3})
+    kubectl.apply(fleet())  # the same value as the other manager's: the field is shared, no conflict
+    wait_for(lambda: conflict() is None, 90, what="the conflict to end once the Fleet declares the same value")
+
+
 def test_version_change_upgrades_control_plane_first(kubectl, every):
     global CLUSTERS
     CLUSTERS = set_cluster("aws-kubeadm", kubernetesVersion="v1.34.1")

@@ -204,7 +204,11 @@ def kubeconfig_secret_name(cluster: str) -> str:
 
 
 class WorkloadClients:
-    def __init__(self, mgmt: Kube, timeout: float = 10.0, recheck: float = 30.0):
+    """One client per member cluster, made from its `<cluster>-kubeconfig` Secret. The Secret is
+    read again every `recheck` seconds, and at once after the cluster stopped answering (`suspect`):
+    a kubeconfig that works is rarely replaced, one that stopped working may have been."""
+
+    def __init__(self, mgmt: Kube, timeout: float = 10.0, recheck: float = 300.0):
         self.mgmt = mgmt
         self.timeout = timeout
         self.recheck = recheck
@@ -240,6 +244,10 @@ class WorkloadClients:
                 raise NoKubeconfig(f"{where} does not hold a usable kubeconfig ({_reason(error)})") from None
             self._clients[key] = (version, kube)
             return kube
+
+    def suspect(self, namespace: str, cluster: str) -> None:
+        """The cluster did not answer: read its Secret again on the next `get`."""
+        self._checked.pop((namespace, cluster), None)
 
     async def forget(self, namespace: str, cluster: str) -> None:
         async with self._lock:

@@ -9,13 +9,13 @@ import asyncio
 
 import pytest
 
-from mgmt.controller import runtime
 from mgmt.controller.runtime import FleetRuntime, Shared
 from mgmt.controller.status import MemberFacts
 from mgmt.health.aggregate import stack_failure
 from mgmt.stack.engine import GrantNotRecorded, MemberTarget, StackEngine
 from mgmt.stack.member import MemberResult
 from mgmt.stack.rollout import APPLY
+from providers.base import PreflightFailure
 
 MEMBERS = ["m1", "m2", "m3", "m4", "m5"]
 
@@ -131,7 +131,7 @@ class Writer:
     def __init__(self, refuse: bool):
         self.refuse, self.written = refuse, {}
 
-    async def write(self, fleet, facts):
+    async def write(self, fleet, facts, clusters=None):
         if not self.refuse:
             self.written = {name: {"components": f.components} for name, f in facts.items()}
 
@@ -155,7 +155,7 @@ def test_the_runtime_records_a_grant_in_the_members_status(refuse):
 
 def test_a_failed_member_holds_budget_for_what_it_was_updating():
     rt = FleetRuntime(Shared(kube=None, clients=None, stack=None), "ns", "f")
-    failed = MemberFacts("bad", failure=runtime.PreflightFailure("ReconcileFailed", "x"),
+    failed = MemberFacts("bad", failure=PreflightFailure("ReconcileFailed", "x"),
                          components=[{"name": "a", "revision": "r2", "ready": False},
                                      {"name": "b", "revision": "r1", "ready": True}])
     away = MemberFacts("away", components=[{"name": "a", "revision": "r1", "ready": True}])

@@ -167,3 +167,21 @@ def test_a_client_is_the_librarys_client_on_its_own_session():
             await library.close()
             await ours.close()
     asyncio.run(build())
+
+
+def test_the_kubeconfig_secret_is_read_again_after_recheck_or_once_the_cluster_stopped_answering():
+    class Counted(Secrets):
+        reads = 0
+
+        async def get(self, *args):
+            Counted.reads += 1
+            return await super().get(*args)
+
+    async def run():
+        clients = WorkloadClients(Counted(kubeconfig(user={"token": TOKEN})))
+        first = await clients.get("ns", "web")
+        assert await clients.get("ns", "web") is first and Counted.reads == 1  # within `recheck`: no read
+        clients.suspect("ns", "web")
+        assert await clients.get("ns", "web") is first and Counted.reads == 2  # read; same version, same client
+        await clients.close()
+    asyncio.run(run())

@@ -12,12 +12,15 @@ from mgmt import templating
 from mgmt.api.models import ClusterSpec
 from mgmt.controller import cache
 from mgmt.controller import credentials as creds
-from mgmt.controller.objects import apply_if_changed
+from mgmt.controller.objects import apply_if_changed, fleet_manager
 from mgmt.kube import Kube, KubeError, object_ref
 from mgmt.render import WORKER_KINDS, apply_order, cluster_request, is_cluster, render_cluster
 from providers.base import ClusterRequest, PreflightFailure, ProviderError
 
 log = logging.getLogger("drover.clusters")
+
+CONFLICT_HINT = (" (another field manager set it: Drover leaves it as it is until it is set back there, "
+                 "or the Fleet declares the same value)")
 
 
 class RenderedClusters:
@@ -85,11 +88,13 @@ async def reconcile(kube: Kube, preflight: creds.Preflight, spec: ClusterSpec, n
         outcome.failure = PreflightFailure("TemplateError", str(error))
         return outcome
     outcome.upgrading_workers = await _hold_worker_versions(kube, objects)
+    manager = fleet_manager(namespace, fleet)
     for obj in [*await _missing_namespaces(kube, objects, namespace), *apply_order(objects)]:
         try:
-            written = await _write(kube, obj)
+            written = await _write(kube, obj, manager)
         except KubeError as error:
-            outcome.failure = PreflightFailure("ApplyFailed", f"{object_ref(obj)}: {error.message or error}")
+            outcome.failure = PreflightFailure("ApplyFailed", f"{object_ref(obj)}: {error.message or error}"
+                                               + (CONFLICT_HINT if error.status == 409 else ""))
             return outcome
         if written:
             outcome.written.append(object_ref(obj))
@@ -98,11 +103,11 @@ async def reconcile(kube: Kube, preflight: creds.Preflight, spec: ClusterSpec, n
     return outcome
 
 
-async def _write(kube: Kube, obj: dict) -> bool:
+async def _write(kube: Kube, obj: dict, manager: str) -> bool:
     """Apply `obj`; True when written. A missing Namespace is created instead: applying one needs
     patch on namespaces, which would let the controller relabel any namespace (pod security...)."""
     if obj["kind"] != "Namespace":
-        return (await apply_if_changed(kube, obj))[1]
+        return (await apply_if_changed(kube, obj, manager))[1]
     try:
         await kube.create(obj)
     except KubeError as error:

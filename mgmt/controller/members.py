@@ -13,7 +13,13 @@ from mgmt.api.models import (
     FLEET_NAMESPACE_LABEL,
     MemberSpec,
 )
-from mgmt.controller.objects import apply_if_changed, orphan, owned_objects, template_kinds
+from mgmt.controller.objects import (
+    apply_if_changed,
+    fleet_manager,
+    orphan,
+    owned_objects,
+    template_kinds,
+)
 from mgmt.kube import Kube, KubeError
 from mgmt.render import CLUSTER_API, WORKER_KINDS
 
@@ -48,7 +54,8 @@ def member_object(fleet: dict, spec: MemberSpec) -> dict:
 
 
 async def ensure(kube: Kube, fleet: dict, spec: MemberSpec) -> tuple[dict, bool]:
-    return await apply_if_changed(kube, member_object(fleet, spec))
+    meta = fleet["metadata"]
+    return await apply_if_changed(kube, member_object(fleet, spec), fleet_manager(meta["namespace"], meta["name"]))
 
 
 async def list_members(kube: Kube, namespace: str, fleet: str) -> list[dict]:

@@ -9,7 +9,7 @@ from typing import Any
 import providers
 from mgmt.api.models import CLUSTER_NAME_LABEL, FLEET_LABEL, FLEET_NAMESPACE_LABEL
 from mgmt.controller import cache
-from mgmt.kube import Kube, KubeError, object_ref
+from mgmt.kube import FIELD_MANAGER, Kube, KubeError, object_ref
 
 ORPHANED_ANNOTATION = "fleet.drover.dev/orphaned-from"
 
@@ -25,15 +25,37 @@ def contains(live: Any, desired: Any) -> bool:
     return live == desired
 
 
-async def apply_if_changed(kube: Kube, obj: dict) -> tuple[dict, bool]:
+def fleet_manager(namespace: str, fleet: str) -> str:
+    """The field manager of everything one Fleet applies: its own, so that two Fleets (or a Fleet
+    and a person) wanting different values of one field is a conflict, not a silent overwrite."""
+    return f"{FIELD_MANAGER}/{namespace}/{fleet}"
+
+
+_CONFLICT_WITH = re.compile(r'conflict with "([^"]*)"')
+
+
+async def apply_if_changed(kube: Kube, obj: dict, manager: str | None = None) -> tuple[dict, bool]:
     """Server-side apply `obj` unless the live object already holds it; returns (live, written).
     The live object is read from the watch-backed cache (`mgmt.controller.cache`): an unchanged
-    object costs no request. What is returned must not be modified."""
+    object costs no request. What is returned must not be modified.
+
+    With `manager` (a Fleet's), the apply does not force: a field another manager set to another
+    value is a conflict (a KubeError naming the manager and the field), left as it is. The one
+    manager taken over is `drover`, under which every Fleet applied before managers were per Fleet.
+    """
     objects = cache.of(kube)
     live = await objects.get(obj)
     if live is not None and contains(live, {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}):
         return live, False
-    live = await kube.apply(obj)
+    if manager is None:
+        live = await kube.apply(obj)
+    else:
+        try:
+            live = await kube.apply(obj, manager=manager, force=False)
+        except KubeError as error:
+            if error.status != 409 or set(_CONFLICT_WITH.findall(error.message)) != {FIELD_MANAGER}:
+                raise
+            live = await kube.apply(obj, manager=manager, force=True)
     objects.observe(live)
     return live, True
 

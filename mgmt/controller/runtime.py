@@ -1,12 +1,15 @@
-"""The life of one Fleet inside the controller: three loops over shared state.
+"""The Fleet reconciler: the life of one Fleet inside the controller.
 
-- spec: when the Fleet changes (and every `RESYNC` seconds, to undo drift in the management
-  cluster) render and apply each declared cluster, keep one FleetMember per cluster, adopt
-  clusters the selector matches, and take removed clusters out per their deletionPolicy;
-- stack: push the operator stack into every reachable member cluster;
-- probe: every `health.probeInterval`, probe every member (bounded, each with a timeout).
+- spec: when the Fleet changes (and every `RESYNC` seconds) expand it into its declared clusters,
+  queue each member whose cluster spec changed for the member reconciler
+  (`mgmt.controller.member_reconciler`, which applies and probes each member on its own clock),
+  adopt clusters the selector matches, and take removed clusters out per their deletionPolicy;
+- stack: push the operator stack into every reachable member cluster. This stays a Fleet-wide
+  pass because a rollout's budget (`maxUnavailable`) is the Fleet's, as a MachineDeployment's
+  rolling update is decided over its Machines; the engine works on each member on its own;
+- status: what the reconcilers learn is written to FleetMember status (only the members that
+  changed, a few at a time) and aggregated into the Fleet's status, only when it changed.
 
-Whatever the loops learn is written to FleetMember and Fleet status, only when it changed.
 A failure stays where it happened: one cluster's error fails that member (with a condition that
 says why) and is retried with backoff; a failed pass of a loop is retried with backoff; no loop
 ever stops because of one cluster.
@@ -15,44 +18,29 @@ ever stops because of one cluster.
 from __future__ import annotations
 
 import asyncio
+import functools
+import itertools
 import logging
-import random
-import time
 from dataclasses import dataclass, field
 
 from mgmt import metrics
-from mgmt.api.models import API_VERSION, ClusterSpec, FleetSpec, MemberSpec
-from mgmt.controller import adoption, clusters, members
+from mgmt.api.models import API_VERSION, ClusterSpec, FleetSpec
+from mgmt.controller import adoption, members
 from mgmt.controller import credentials as creds
+from mgmt.controller.member_reconciler import RESYNC, WORKERS, MemberReconciler
 from mgmt.controller.status import MemberFacts, StatusWriter
-from mgmt.health.probes import probe_member
+from mgmt.controller.workqueue import WorkQueue, backoff
 from mgmt.kube import Kube, KubeError
-from mgmt.render import cluster_request
+from mgmt.render import ClusterRequest, cluster_request
 from mgmt.stack import MemberTarget, StackEngine
 from mgmt.stack.engine import GrantNotRecorded
 from mgmt.workload import WorkloadClients
-from providers.base import PreflightFailure
 
 log = logging.getLogger("drover.fleet")
 
-RESYNC = 60.0
 STACK_INTERVAL = 5.0
-PROBE_CONCURRENCY = 16
-BACKOFF_BASE, BACKOFF_MAX = 2.0, 300.0
-
-
-def backoff(failures: int) -> float:
-    """Seconds to wait after `failures` failures in a row: exponential, capped, with jitter (so
-    that a thousand members failing together do not come back together)."""
-    return min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (max(failures, 1) - 1)) * random.uniform(0.5, 1.0)
-
-
-def describe_failure(error: Exception) -> str:
-    """What a member's condition may say about an error: the API server's answer, or only the kind
-    of an unexpected error (its text may hold anything; the controller log has the traceback)."""
-    if isinstance(error, KubeError):
-        return str(error)
-    return f"internal error ({type(error).__name__}); the controller log has the details"
+STATUS_DELAY = 0.5  # member changes are written together, at most this long after the first
+STATUS_BATCH = 64   # member statuses written before the Fleet's is written again
 
 
 @dataclass
@@ -74,11 +62,16 @@ class FleetRuntime:
         self.spec_changed = asyncio.Event()
         self.fleet: dict | None = None
         self.generation: int | None = None
-        self.requests: dict[str, object] = {}
+        self.requests: dict[str, ClusterRequest] = {}
         self.cluster_specs: dict[str, ClusterSpec] = {}  # every declared cluster, by name
+        self.probe_interval = 30.0
         self._declared_generation: int | None = None
         self.failures: dict[str, int] = {}  # loop or cluster -> failures in a row
         self._sweep = True  # look for removals left without a member (first pass, and until done)
+        self.members = MemberReconciler(self)
+        self.queue = WorkQueue(f"fleet {namespace}/{name}", self.members.reconcile, WORKERS)
+        self._changed: set[str] = set()  # members whose status may have changed since the last write
+        self._status_task: asyncio.Task | None = None
 
     # -- the loops ------------------------------------------------------------
 
@@ -88,9 +81,9 @@ class FleetRuntime:
             self.spec_changed.set()
 
     async def run(self, stopped) -> None:
-        """The three loops, until `stopped`."""
+        """The loops and the member queue, until `stopped`."""
         self.spec_changed.set()
-        tasks = [asyncio.create_task(loop()) for loop in (self.spec_loop, self.stack_loop, self.probe_loop)]
+        tasks = [asyncio.create_task(loop()) for loop in (self.spec_loop, self.stack_loop, self.queue.run)]
         try:
             while not stopped:
                 await asyncio.sleep(0.5)
@@ -98,6 +91,8 @@ class FleetRuntime:
                     if task.done() and task.exception():
                         raise task.exception()
         finally:
+            if self._status_task is not None:
+                tasks.append(self._status_task)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -121,34 +116,26 @@ class FleetRuntime:
                     delay = max(delay, backoff(self.failures["stack"]))
             await asyncio.sleep(delay)
 
-    async def probe_loop(self) -> None:
-        while True:
-            if self.fleet is None:  # not read yet (after a start): waiting a whole default interval
-                await asyncio.sleep(1.0)  # would leave the members unprobed for 30 s
-                continue
-            started = time.monotonic()
-            interval = FleetSpec.model_validate(self.fleet.get("spec", {})).health.seconds()
-            if not (await self._attempt("probe", self.probe))[0]:
-                interval = max(interval, backoff(self.failures["probe"]))
-            await asyncio.sleep(max(1.0, interval - (time.monotonic() - started)))
-
     async def _attempt(self, step: str, work, retry: bool = False) -> tuple[bool, object]:
         """(True, what `work()` returned), or (False, the error) when it failed: the failure is logged
         and counted, never raised, so the loop goes on; with `retry`, the spec loop runs again after
         a backoff."""
         try:
             result = await work()
-        except Exception as error:
-            self.failures[step] = self.failures.get(step, 0) + 1
-            reason = (error.reason or str(error.status)) if isinstance(error, KubeError) else type(error).__name__
-            metrics.RECONCILE_ERRORS.labels(step.split()[0], reason).inc()  # not a label per cluster
-            log.warning("fleet %s/%s: %s failed (%d in a row): %s", self.namespace, self.name, step,
-                        self.failures[step], error, exc_info=not isinstance(error, KubeError))
+        except Exception as error:  # noqa: BLE001 - count_failure logs it
+            self.count_failure(step, error)
             if retry:
                 self.retry_spec(backoff(self.failures[step]))
             return False, error
         self.failures.pop(step, None)
         return True, result
+
+    def count_failure(self, step: str, error: Exception) -> None:
+        self.failures[step] = self.failures.get(step, 0) + 1
+        reason = (error.reason or str(error.status)) if isinstance(error, KubeError) else type(error).__name__
+        metrics.RECONCILE_ERRORS.labels(step.split()[0], reason).inc()  # not a label per cluster
+        log.warning("fleet %s/%s: %s failed (%d in a row): %s", self.namespace, self.name, step,
+                    self.failures[step], error, exc_info=not isinstance(error, KubeError))
 
     def retry_spec(self, delay: float) -> None:
         """Run the spec loop again in `delay` seconds (sooner if the Fleet changes)."""
@@ -163,23 +150,30 @@ class FleetRuntime:
         if self.fleet is None:
             await self._resume()
         spec = FleetSpec.model_validate(fleet.get("spec") or {})
-        declared = self._declared(spec, fleet["metadata"].get("generation"))
-        outcomes = await asyncio.gather(*(self._reconcile_cluster(fleet, c) for c in declared.values()))
+        generation = fleet["metadata"].get("generation")
+        moved = generation != self._declared_generation
+        declared = self._declared(spec, generation)
+        self.probe_interval = spec.health.seconds()
+        self.fleet = fleet  # from now on the members, the stack and the probes work on this fleet
+        for name, cluster in declared.items():
+            if self.members.declared(name, cluster):
+                self.queue.add(name)
         # Without knowing which clusters are adopted, nothing may be taken out as departed.
         adopt_done, adopted = await self._attempt("adopt", lambda: self._adopt(fleet, spec, set(declared)), retry=True)
         if adopt_done:
             await self._attempt("remove", lambda: self._remove_departed(set(declared) | adopted), retry=True)
-        self.writer.generation = fleet["metadata"].get("generation")
-        for outcome in outcomes:
-            facts = self.facts.setdefault(outcome.request.name, MemberFacts(outcome.request.name))
-            facts.record_outcome(outcome)
-        self.fleet = fleet  # from now on the stack and probe loops work on this fleet
+        self.writer.generation = generation
+        if moved:  # a new generation (or a start): every member's status may read differently,
+            for name in self.facts:  # once its reconcile has run
+                self.queue.add(name)
         await self.write_status()
 
     def _declared(self, spec: FleetSpec, generation: int | None) -> dict[str, ClusterSpec]:
         """Every declared cluster by name, expanded once per generation of the Fleet."""
         if generation is None or generation != self._declared_generation:
             self.cluster_specs = {c.name: c for c in spec.declared()}
+            self.requests = {name: cluster_request(c, self.namespace, self.name)
+                             for name, c in self.cluster_specs.items()}
             self._declared_generation = generation
         return self.cluster_specs
 
@@ -188,27 +182,13 @@ class FleetRuntime:
         that nothing is rewritten and the stack keeps its history."""
         for member in await members.list_members(self.shared.kube, self.namespace, self.name):
             self.facts[member["spec"]["cluster"]] = MemberFacts.resume(member)
-
-    async def _reconcile_cluster(self, fleet: dict, spec: ClusterSpec) -> clusters.Outcome:
-        """One declared cluster; whatever goes wrong stays on its member and is retried with backoff."""
-        request = cluster_request(spec, self.namespace, self.name)
-
-        async def reconcile() -> clusters.Outcome:
-            member_spec = MemberSpec(fleet=self.name, cluster=spec.name, provider=spec.provider,
-                                     flavor=request.flavor, region=spec.region,
-                                     deletion_policy=spec.deletion_policy)
-            await members.ensure(self.shared.kube, fleet, member_spec)
-            self.requests[spec.name] = request
-            return await clusters.reconcile(self.shared.kube, self.shared.preflight, spec, self.namespace,
-                                            self.name)
-        done, outcome = await self._attempt(f"cluster {spec.name}", reconcile, retry=True)
-        if done:
-            return outcome
-        return clusters.Outcome(request, failure=PreflightFailure("ReconcileFailed", describe_failure(outcome)))
+            self.writer.resume(member["spec"]["cluster"], member.get("status") or {})
 
     async def _adopt(self, fleet: dict, spec: FleetSpec, declared: set[str]) -> set[str]:
         found = await adoption.adopt(self.shared.kube, fleet, spec, declared)
         for name, provider in found.items():
+            if name not in self.facts:
+                self.queue.add(name)
             facts = self.facts.setdefault(name, MemberFacts(name))
             facts.adopted, facts.provider = True, provider
         return set(found)
@@ -250,6 +230,9 @@ class FleetRuntime:
         await self.shared.stack.forget(self.namespace, cluster)
         await self.shared.clients.forget(self.namespace, cluster)
         self.writer.forget(cluster)
+        self.members.forget(cluster)
+        self.queue.forget(cluster)
+        self._changed.discard(cluster)
 
     # -- stack ------------------------------------------------------------------
 
@@ -262,12 +245,14 @@ class FleetRuntime:
     async def sync_stack(self) -> None:
         ready = [name for name, f in self.facts.items() if f.wants_stack()]
         recorded = {name: self.facts[name].components for name in ready}
-        results = await self.shared.stack.sync(self.fleet, [self._target(n) for n in ready], recorded,
-                                               self._held_back(set(recorded)), self._record_grant)
-        for name, result in results.items():
-            if name in self.facts:
-                self.facts[name].record_stack(result)
-        await self.write_status()
+        await self.shared.stack.sync(self.fleet, [self._target(n) for n in ready], recorded,
+                                     self._held_back(set(recorded)), self._record_grant, self._stack_synced)
+
+    def _stack_synced(self, cluster: str, result) -> None:
+        facts = self.facts.get(cluster)
+        if facts is not None:
+            facts.record_stack(result)
+            self.member_changed(cluster)
 
     def _held_back(self, targets: set[str]) -> dict[str, list[dict]]:
         """Members the stack cannot reach now that still hold rollout budget: the rollout counts
@@ -290,31 +275,14 @@ class FleetRuntime:
         if facts is None or facts.deleting:
             raise GrantNotRecorded(f"{cluster} is leaving the fleet")
         facts.components = components
-        await self.write_status()
+        await self.write_status({cluster})
         written = {(c.get("name"), c.get("revision")) for c in
                    (self.writer.written.get(cluster) or {}).get("components") or []}
         if not {(c["name"], c.get("revision")) for c in components} <= written:
             raise GrantNotRecorded(f"the status of {cluster} could not be written")
 
-    # -- probes -----------------------------------------------------------------
-
-    async def probe(self) -> None:
-        limit = asyncio.Semaphore(PROBE_CONCURRENCY)
-        listed = {m["spec"]["cluster"]: m for m in
-                  await members.list_members(self.shared.kube, self.namespace, self.name)}
-
-        async def one(name: str, member: dict) -> None:
-            async with limit:
-                result = await probe_member(self.shared.kube, self.shared.clients, member,
-                                            cloud=self._cloud_hook(name))
-            facts = self.facts.get(name)
-            if facts is not None and not facts.deleting:  # else it left the Fleet while probed: no ghost
-                facts.record_probe(result, member)
-
-        await asyncio.gather(*(one(n, m) for n, m in listed.items()))
-        await self.write_status()
-
-    def _cloud_hook(self, cluster: str):
+    def cloud_hook(self, cluster: str):
+        """The cloud's view of a member's cluster, for its probe (None where there is no cloud)."""
         request = self.requests.get(cluster)
         facts = self.facts.get(cluster)
         if request is None or facts is None or facts.preflight != "Passed":
@@ -326,7 +294,28 @@ class FleetRuntime:
 
     # -- status -------------------------------------------------------------------
 
-    async def write_status(self) -> None:
-        if self.fleet is not None:
-            await self.writer.write(self.fleet, self.facts)
+    def member_changed(self, cluster: str) -> None:
+        """Write the member's status soon (with those of the other members that changed meanwhile)."""
+        self._changed.add(cluster)
+        if self._status_task is None or self._status_task.done():
+            self._status_task = asyncio.create_task(self._write_changed())
 
+    async def _write_changed(self) -> None:
+        while True:
+            await asyncio.sleep(STATUS_DELAY)  # what changes meanwhile goes in the same pass
+            if not self._changed or self.fleet is None:
+                return
+            # a bounded pass, so that the Fleet's status follows while a thousand members change
+            batch = set(itertools.islice(self._changed, STATUS_BATCH))
+            await self._attempt("status", functools.partial(self.write_status, batch))
+
+    async def write_status(self, clusters: set[str] | None = None) -> None:
+        """Write the statuses of `clusters` (default: every member that changed) that differ from
+        what was written, then the Fleet's."""
+        if self.fleet is None:
+            return
+        if clusters is None:
+            clusters, self._changed = self._changed, set()
+        else:
+            self._changed -= clusters
+        await self.writer.write(self.fleet, self.facts, clusters)

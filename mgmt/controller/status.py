@@ -60,6 +60,14 @@ class MemberFacts:
         facts = cls(spec["cluster"], provider=spec.get("provider"), adopted=bool(spec.get("adopted")))
         facts.probe = {k: status[k] for k in PROBE_PARTS if k in status}
         facts.components = [c for c in status.get("components") or [] if c.get("revision")]
+        facts.retired = providers.get(facts.provider).retired if facts.provider in providers.NAMES else None
+        for condition in status.get("conditions") or []:  # what the last reconcile found
+            failed = condition.get("status") == "False"
+            if condition.get("type") == PREFLIGHT_CONDITION:
+                facts.preflight = "Failed" if failed else condition.get("reason") or "Passed"
+            if failed and condition.get("type") in (PREFLIGHT_CONDITION, APPLIED_CONDITION):
+                facts.failure = facts.failure or PreflightFailure(condition.get("reason") or "Failed",
+                                                                  condition.get("message") or "")
         return facts
 
     def record_outcome(self, outcome) -> None:
@@ -160,15 +168,21 @@ class StatusWriter:
         self.fleet_status: dict | None = None
         self._lock = asyncio.Lock()  # the spec, stack and probe loops all write
 
+    def resume(self, cluster: str, status: dict) -> None:
+        """The status a member had when listed (after a start): what the next write compares with."""
+        self.written.setdefault(cluster, status)
+
     def forget(self, cluster: str) -> None:
         self.written.pop(cluster, None)
         metrics.forget_member(self.namespace, self.fleet, cluster)
 
-    async def write(self, fleet: dict, facts: dict[str, MemberFacts]) -> None:
+    async def write(self, fleet: dict, facts: dict[str, MemberFacts], clusters: set[str] | None = None) -> None:
+        """Write the statuses of `clusters` (default: every member) where they changed, then the
+        Fleet's, aggregated over every member's last written status."""
         async with self._lock:
-            await self._write(fleet, facts)
+            await self._write(fleet, facts, facts.keys() if clusters is None else clusters)
 
-    async def _write(self, fleet: dict, facts: dict[str, MemberFacts]) -> None:
+    async def _write(self, fleet: dict, facts: dict[str, MemberFacts], clusters) -> None:
         declared = [c.get("name") for c in (fleet.get("spec") or {}).get("stack", {}).get("components") or []]
         limit = asyncio.Semaphore(MEMBER_WRITE_CONCURRENCY)
 
@@ -181,9 +195,11 @@ class StatusWriter:
                                 cluster, error)
                     return self.written.get(cluster) or {}
 
-        clusters = list(facts.items())
-        written = await asyncio.gather(*(one(cluster, fact) for cluster, fact in clusters))
-        await self._write_fleet(fleet, {cluster: status for (cluster, _), status in zip(clusters, written)})
+        changed = [cluster for cluster in clusters if cluster in facts]
+        written = await asyncio.gather(*(one(cluster, facts[cluster]) for cluster in changed))
+        statuses = {cluster: self.written.get(cluster) or {} for cluster in facts}
+        statuses.update(zip(changed, written))
+        await self._write_fleet(fleet, statuses)
 
     async def _write_member(self, cluster: str, fact: MemberFacts, declared: list[str]) -> dict:
         name = member_name(self.fleet, cluster)

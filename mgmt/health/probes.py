@@ -19,6 +19,7 @@ from providers.base import CloudHealth
 
 CAPI_VERSION = "cluster.x-k8s.io/v1beta2"
 CloudHook = Callable[[], Awaitable[CloudHealth | None]]
+ReadCluster = Callable[[str, str], Awaitable[dict | None]]
 
 
 def _why(error: BaseException) -> str:
@@ -90,9 +91,9 @@ def capi_summary(cluster: dict | None) -> dict:
     return {k: v for k, v in out.items() if v is not None}
 
 
-async def _capi(mgmt: Kube, namespace: str, name: str, timeout: float) -> dict:
+async def _capi(read: ReadCluster, namespace: str, name: str, timeout: float) -> dict:
     try:
-        cluster = await _timed("capi", mgmt.get(CAPI_VERSION, "Cluster", name, namespace), timeout)
+        cluster = await _timed("capi", read(namespace, name), timeout)
     except Exception as error:  # noqa: BLE001
         return {"phase": "Unknown", "message": f"cannot read Cluster {namespace}/{name}: {_why(error)}"}
     return capi_summary(cluster)
@@ -117,6 +118,8 @@ async def _workload(clients: WorkloadClients, member: dict, timeout: float) -> d
         return {"api": {"reachable": False, "message": _why(error)}, "nodes": {"ready": 0, "total": 0}}
     api, version, nodes = await asyncio.gather(_api(kube, timeout), _version(kube, timeout),
                                                _nodes(kube, timeout))
+    if not api.get("reachable") or "message" in nodes:  # (/readyz answers without credentials)
+        clients.suspect(namespace, cluster)  # its kubeconfig may have been replaced meanwhile
     out = {"api": api, "nodes": nodes}
     if version:
         out["kubernetesVersion"] = version
@@ -124,10 +127,13 @@ async def _workload(clients: WorkloadClients, member: dict, timeout: float) -> d
 
 
 async def probe_member(mgmt: Kube, clients: WorkloadClients, member: dict,
-                       cloud: CloudHook | None = None, timeout: float = 10.0) -> dict:
-    """The probe part of a FleetMember's status (wire dict): api, kubernetesVersion, nodes, capi, cloud."""
+                       cloud: CloudHook | None = None, timeout: float = 10.0,
+                       read_cluster: ReadCluster | None = None) -> dict:
+    """The probe part of a FleetMember's status (wire dict): api, kubernetesVersion, nodes, capi, cloud.
+    `read_cluster(namespace, name)` reads the CAPI Cluster (a GET unless given)."""
     namespace, cluster = member["metadata"]["namespace"], member["spec"]["cluster"]
-    parts = [_workload(clients, member, timeout), _capi(mgmt, namespace, cluster, timeout)]
+    read = read_cluster or (lambda ns, name: mgmt.get(CAPI_VERSION, "Cluster", name, ns))
+    parts = [_workload(clients, member, timeout), _capi(read, namespace, cluster, timeout)]
     if cloud is not None:
         parts.append(_cloud(cloud, timeout))
     workload, capi, *rest = await asyncio.gather(*parts)

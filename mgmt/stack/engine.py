@@ -73,12 +73,14 @@ class StackEngine:
 
     async def sync(self, fleet: dict, targets: list, recorded: dict[str, list[dict]],
                    unreachable: Mapping[str, list[dict]] | None = None,
-                   record_grant: RecordGrant | None = None) -> dict[str, MemberStack]:
+                   record_grant: RecordGrant | None = None,
+                   synced: Callable[[str, MemberStack], None] | None = None) -> dict[str, MemberStack]:
         """Sync `targets`; `recorded` is their components' last known status (after a restart),
         `unreachable` the components of members out of reach: the rollout counts each component
         they have as unavailable (it may be what broke them), and its percentages count them.
         A member granted a new revision is synced only once `record_grant` has recorded it, so a
-        controller killed mid-apply never grants that budget again."""
+        controller killed mid-apply never grants that budget again. `synced(cluster, result)` is
+        told of each member as soon as it is done (a thousand members take a while)."""
         spec = fleet.get("spec") or {}
         stack = Stack.model_validate(spec.get("stack") or {})
         settings = Rollout.model_validate(spec.get("rollout") or {})
@@ -99,13 +101,19 @@ class StackEngine:
         for runs in (self._hook_runs.setdefault(keys[t.cluster], {}) for t in targets):
             for gone in set(runs) - {c.name for c in renderable}:
                 del runs[gone]
-        results = await asyncio.gather(*(self._member(t, keys[t.cluster], MemberPlan(
+        async def member(target, plan: MemberPlan) -> MemberStack:
+            result = await self._member(target, keys[target.cluster], plan, record_grant)
+            if synced is not None:
+                synced(target.cluster, result)
+            return result
+
+        results = await asyncio.gather(*(member(t, MemberPlan(
             fleet=name, components=components, order=order, order_errors=order_errors,
             desired=desired[t.cluster], decisions=decisions[t.cluster], previous=previous[t.cluster],
             failures=self._failures.setdefault(keys[t.cluster], {}),
             confirmed=self._confirmed.setdefault(keys[t.cluster], {}), retry_after=self.retry_after,
             hook_runs=self._hook_runs.setdefault(keys[t.cluster], {}),
-            probe_timeout=self.probe_timeout), record_grant) for t in targets))
+            probe_timeout=self.probe_timeout)) for t in targets))
         return dict(zip([t.cluster for t in targets], results))
 
     async def forget(self, namespace: str, cluster: str) -> None:

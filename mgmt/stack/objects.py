@@ -5,9 +5,10 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from mgmt import kubeyaml
 from mgmt.api.models import FLEET_LABEL
@@ -81,16 +82,53 @@ def _checked(obj, origin: str, index: int) -> dict:
     return obj
 
 
-def revision(objects: Iterable[dict], namespace: str | None) -> str:
+class SharedRenders:
+    """What is worked out from one rendered list of objects, once for every member that got that
+    same list (a component that does not depend on the cluster renders to one shared list: a
+    325 KiB CRD is then hashed and prepared once per sync, not once per member). Keyed by the
+    list's identity; the list is kept alive here, so its id is not reused while it is a key."""
+
+    def __init__(self, size: int = 256):
+        self.size = size
+        self._held: OrderedDict[tuple, tuple[list[dict], Any]] = OrderedDict()
+
+    def get(self, objects: list[dict], extra: Hashable, compute: Callable[[], Any]) -> Any:
+        key = (id(objects), extra)
+        held = self._held.get(key)
+        if held is not None and held[0] is objects:
+            self._held.move_to_end(key)
+            return held[1]
+        value = compute()
+        self._held[key] = (objects, value)
+        if len(self._held) > self.size:
+            self._held.popitem(last=False)
+        return value
+
+
+_SHARED = SharedRenders()
+shared = _SHARED.get
+
+
+def revision(objects: list[dict], namespace: str | None) -> str:
     """Short hash of what a component renders to (its identity for rollouts)."""
-    text = json.dumps({"namespace": namespace, "objects": list(objects)}, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
+    def digest() -> str:
+        text = json.dumps({"namespace": namespace, "objects": list(objects)}, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+    return shared(objects, ("revision", namespace), digest)
 
 
-def prepare(objects: Iterable[dict], fleet: str, component: str, namespace: str | None,
+def prepare(objects: list[dict], fleet: str, component: str, namespace: str | None,
             namespaced: Callable[[str, str], bool]) -> list[dict]:
-    """Copies of `objects` as Drover applies them: labelled, namespaced objects without a
-    namespace put in the component's namespace, cluster-scoped ones without one."""
+    """`objects` as Drover applies them: labelled, namespaced objects without a namespace put in
+    the component's namespace, cluster-scoped ones without one. Shared by the members that
+    rendered the same list into clusters with the same scopes: read-only."""
+    scopes = tuple(sorted({(o["apiVersion"], o["kind"], namespaced(o["apiVersion"], o["kind"])) for o in objects}))
+    return shared(objects, ("prepared", fleet, component, namespace, scopes),
+                       lambda: _prepare(objects, fleet, component, namespace, namespaced))
+
+
+def _prepare(objects: Iterable[dict], fleet: str, component: str, namespace: str | None,
+             namespaced: Callable[[str, str], bool]) -> list[dict]:
     out = []
     for obj in objects:
         obj = copy.deepcopy(obj)

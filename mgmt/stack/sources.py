@@ -23,8 +23,8 @@ from mgmt.kube import Kube, KubeError
 
 from .capabilities import Capabilities
 from .helm import Helm, PackedChart
-from .objects import SourceError, parse_documents
-from .values import ValuesError, render_values
+from .objects import SourceError, parse_documents, shared
+from .values import ValuesError, render_values, uses_cluster
 
 STACK_SOURCE_LABEL = "fleet.drover.dev/stack-source"
 #: Secret types that are never a stack source, whatever their labels say.
@@ -138,7 +138,9 @@ async def render_component(component: Component, namespace: str, context: Mappin
                 for key, data in await sources.contents(ref):
                     origin = f"{ref.kind} {ref.name} key {key}"
                     objects += parse_documents(manifest_text(data, origin), origin)
-        return render_values(objects, context)
+        # shared by every member when nothing in it is a template (read-only from here on)
+        return render_values(objects, context) if shared(objects, "templated", lambda: uses_cluster(objects)) \
+            else objects
     except ValuesError as error:
         raise SourceError(str(error)) from None
 

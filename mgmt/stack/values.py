@@ -43,6 +43,17 @@ def render_string(text: str, context: Mapping[str, Any]) -> str:
         raise ValuesError(f"template {text!r}: {error}") from None
 
 
+def uses_cluster(value: Any) -> bool:
+    """Whether a string anywhere in `value` is a template that uses `cluster`."""
+    if isinstance(value, str):
+        return _uses_cluster(value)
+    if isinstance(value, Mapping):
+        return any(uses_cluster(v) for v in value.values())
+    if isinstance(value, list):
+        return any(uses_cluster(v) for v in value)
+    return False
+
+
 def render_values(value: Any, context: Mapping[str, Any]) -> Any:
     """`value` with every templated string (at any depth, keys excluded) rendered."""
     if isinstance(value, str):
