@@ -62,8 +62,8 @@ def generate_and_apply(kubectl: Kubectl, *args: str) -> str:
 
 
 class Env:
-    def __init__(self, kubectl: Kubectl, provider, mgmt, tmp: Path):
-        self.kubectl, self.provider, self.mgmt, self.tmp = kubectl, provider, mgmt, tmp
+    def __init__(self, kubectl: Kubectl, provider, mgmt, controller, tmp: Path):
+        self.kubectl, self.provider, self.mgmt, self.controller, self.tmp = kubectl, provider, mgmt, controller, tmp
 
     def processes(self) -> ClusterProcesses:
         return ClusterProcesses(self.provider.state_dir, NS, CLUSTER)
@@ -85,13 +85,14 @@ class Env:
 
     def diagnostics(self) -> str:
         return (self.kubectl("get", "clusters,machines,fleetmembers", "-n", NS, check=False)
-                + "\n--- provider log ---\n" + self.provider.log_tail())
+                + "\n--- provider log ---\n" + self.provider.log_tail()
+                + "\n--- controller log ---\n" + self.controller.log_tail())
 
 
 @pytest.fixture(scope="module")
 def env(kubectl, mgmt, local_provider, controller, tmp_path_factory):
     kubectl("create", "namespace", NS)
-    yield Env(kubectl, local_provider, mgmt, tmp_path_factory.mktemp("adopted"))
+    yield Env(kubectl, local_provider, mgmt, controller, tmp_path_factory.mktemp("adopted"))
     kubectl("delete", "fleet", FLEET, "-n", NS, "--wait=false", check=False)
     kubectl("delete", "cluster", CLUSTER, "-n", NS, "--wait=false", check=False)
     wait_for(lambda: not kubectl.run("get", "cluster", CLUSTER, "-n", NS, check=False).stdout, WAIT,
@@ -140,7 +141,7 @@ def fleet() -> dict:
 
 def test_fleet_adopts_the_cluster_and_installs_its_stack(env, before_adoption):
     env.kubectl.apply(fleet())
-    member = wait_for(env.member, 120, what=f"a FleetMember for {CLUSTER}")
+    member = wait_for(env.member, 120, what=f"a FleetMember for {CLUSTER}\n{env.diagnostics()}")
     assert member["spec"]["adopted"] is True and member["spec"]["cluster"] == CLUSTER
     assert member["spec"]["provider"] == "local"
     workload = env.workload()
