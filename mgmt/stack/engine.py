@@ -4,6 +4,11 @@ One `sync` renders every component for every member (on the management side; a h
 rendered for the member's version and APIs, read from it and cached, see `capabilities`), plans the
 rollout of changed revisions across the fleet, then syncs the members concurrently (bounded,
 each under its own timeout) so one slow or unreachable cluster never holds up the others.
+
+`CONCURRENCY` members are worked on at once (their reads of version and APIs for a chart too):
+each is its own API server, so the bound is the controller's CPU and sockets, not one server's
+load. At N=1,000 the bench measured the bare apply loop 2.5 times faster at 32 than at 8, and
+no faster at 128.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from .sources import MgmtSources, render_component
 from .values import cluster_context
 
 DEFAULT_NAMESPACE = "default"
+CONCURRENCY = 32
 log = logging.getLogger(__name__)
 
 
@@ -57,7 +63,7 @@ class GrantNotRecorded(Exception):
 
 
 class StackEngine:
-    def __init__(self, mgmt: Kube, clients: WorkloadClients, concurrency: int = 8, timeout: float = 60.0,
+    def __init__(self, mgmt: Kube, clients: WorkloadClients, concurrency: int = CONCURRENCY, timeout: float = 60.0,
                  probe_timeout: float = 5.0, retry_after: float = 60.0, helm: Helm | None = None,
                  capabilities_ttl: float = 300.0):
         self.mgmt, self.clients = mgmt, clients
@@ -149,7 +155,8 @@ class StackEngine:
         try:
             client = await self.clients.get(target.namespace, target.cluster)
             reachable = not any(k[0] == target.namespace and k[2] == target.cluster for k in self._unreachable)
-            return await self.capabilities.get((target.namespace, target.cluster), client, reachable)
+            async with self._slots:  # a thousand members' discovery at once would time out
+                return await self.capabilities.get((target.namespace, target.cluster), client, reachable)
         except (NoKubeconfig, KubeError) as error:
             raise SourceError(f"the cluster's version and APIs, needed to render the chart, could not be "
                               f"read: {error}") from None
