@@ -28,8 +28,10 @@ import weakref
 from dataclasses import dataclass, field
 
 import aiohttp
+from aiohttp.helpers import get_env_proxy_for_url
 from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio.client import rest
+from yarl import URL
 
 from mgmt import kubeyaml
 from mgmt.kube import Kube, KubeError
@@ -171,10 +173,22 @@ async def client(access: Access, timeout: float) -> Kube:
     if access.token:
         configuration.api_key = {"BearerToken": access.token}
         configuration.api_key_prefix = {"BearerToken": "Bearer"}
-    session = aiohttp.ClientSession(
+    configuration.proxy, configuration.proxy_headers = _env_proxy(access.server)
+    session = aiohttp.ClientSession(  # the library's own session, less trust_env (see _env_proxy)
         connector=aiohttp.TCPConnector(limit=configuration.connection_pool_maxsize, ssl=context),
-        trust_env=True, read_bufsize=2**21)  # as the library's own session
+        read_bufsize=2**21)
     return Kube(_ApiClient(configuration, _RestClient(configuration, session)), timeout)
+
+
+def _env_proxy(server: str) -> tuple[str | None, dict[str, str] | None]:
+    """The proxy $HTTPS_PROXY/$NO_PROXY name for `server` (and its credentials), found once per
+    client: aiohttp's trust_env looks it up on every request, reading ~/.netrc each time, which
+    was a tenth of the controller's CPU while a stack rolled out to 1,000 clusters."""
+    try:
+        proxy, auth = get_env_proxy_for_url(URL(server))
+    except LookupError:
+        return None, None
+    return str(proxy), ({"Proxy-Authorization": auth.encode()} if auth else None)
 
 
 class _RestClient(rest.RESTClientObject):

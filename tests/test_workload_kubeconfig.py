@@ -12,6 +12,7 @@ import tempfile
 import pytest
 
 from mgmt import pki
+from mgmt.kube import Unreachable
 from mgmt.workload import (
     REFUSED_CLUSTER,
     REFUSED_USER,
@@ -185,3 +186,43 @@ def test_the_kubeconfig_secret_is_read_again_after_recheck_or_once_the_cluster_s
         assert await clients.get("ns", "web") is first and Counted.reads == 2  # read; same version, same client
         await clients.close()
     asyncio.run(run())
+
+
+async def _requests_through_proxy(monkeypatch, no_proxy: str) -> list[bytes]:
+    """The first line each connection brought to a real (refusing) HTTP proxy named by
+    $HTTPS_PROXY, while a workload client made two requests to its cluster."""
+    seen: list[bytes] = []
+
+    async def refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await reader.readline())
+        writer.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(refuse, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("NO_PROXY", no_proxy)
+    for name in ("https_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    kube = await client(Access(server="https://cluster.invalid:6443", ca=CA.cert_pem, token=TOKEN), timeout=5)
+    try:
+        for _ in range(2):
+            with pytest.raises(Unreachable):  # refused by the proxy, or no such host
+                await kube.get("v1", "Namespace", "default")
+    finally:
+        await kube.close()
+        server.close()
+        await server.wait_closed()
+    return seen
+
+
+def test_the_environments_proxy_is_used(monkeypatch):
+    """$HTTPS_PROXY is the operator's setting (a kubeconfig's proxy-url is refused above): the
+    client tunnels through it, found once per client rather than on every request."""
+    seen = asyncio.run(_requests_through_proxy(monkeypatch, no_proxy="other.invalid"))
+    assert seen and all(line.startswith(b"CONNECT cluster.invalid:6443 ") for line in seen), seen
+
+
+def test_no_proxy_is_honoured(monkeypatch):
+    assert asyncio.run(_requests_through_proxy(monkeypatch, no_proxy="cluster.invalid")) == []
