@@ -86,3 +86,18 @@ async def configure(settings: kopf.OperatorSettings, **_):
     settings.posting.enabled = False  # our own Events are posted by the status writer
     settings.persistence.finalizer = SHARD.finalizer
     settings.watching.server_timeout = 300
+    settings.persistence.diffbase_storage = LeanDiffBase()
+
+
+class LeanDiffBase(kopf.AnnotationsDiffBaseStorage):
+    """kopf's own diff-base storage, built from the Fleet less its status and managedFields.
+    kopf deep-copies the whole body on every event and only then drops both; at 1,000 inline
+    clusters the managedFields are most of a Fleet, and the copies were a seventh of the
+    controller's CPU while a stack rolled out (every member's progress moves the Fleet's status)."""
+
+    def build(self, *, body: kopf.Body, extra_fields=None) -> kopf.BodyEssence:
+        if extra_fields:  # a handler that follows status fields (Drover has none) needs all
+            return super().build(body=body, extra_fields=extra_fields)
+        metadata = {k: v for k, v in body.get("metadata", {}).items() if k != "managedFields"}
+        lean = {**{k: v for k, v in body.items() if k != "status"}, "metadata": metadata}
+        return super().build(body=kopf.Body(lean), extra_fields=extra_fields)
