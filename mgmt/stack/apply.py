@@ -20,8 +20,10 @@ class ApplyError(Exception):
     """An object was refused; the message is the server's, prefixed by the object."""
 
 
-async def apply_objects(client: Kube, objects: list[dict], crd_timeout: float = 30.0) -> dict[Ref, dict]:
-    """Apply `objects` (already prepared) in a safe order; the live objects by ref."""
+async def apply_objects(client: Kube, objects: list[dict], crd_timeout: float = 30.0,
+                        namespaces_seen: set[str] | None = None) -> dict[Ref, dict]:
+    """Apply `objects` (already prepared) in a safe order; the live objects by ref.
+    `namespaces_seen`: namespaces known to exist (from earlier calls of one sync), added to."""
     crds = [o for o in objects if is_crd(o)]
     namespaces = [o for o in objects if is_namespace(o)]
     rest = [o for o in objects if not is_crd(o) and not is_namespace(o)]
@@ -33,8 +35,10 @@ async def apply_objects(client: Kube, objects: list[dict], crd_timeout: float = 
     for obj in namespaces:
         live[Ref.of(obj)] = await apply_one(client, obj)
     declared = {o["metadata"]["name"] for o in namespaces}
+    seen = set() if namespaces_seen is None else namespaces_seen
     await ensure_namespaces(client, {o["metadata"]["namespace"] for o in rest
-                                     if o["metadata"].get("namespace")} - declared)
+                                     if o["metadata"].get("namespace")} - declared - seen)
+    seen |= {o["metadata"]["namespace"] for o in rest if o["metadata"].get("namespace")} | declared
     for obj in rest:
         live[Ref.of(obj)] = await apply_one(client, obj)
     return live

@@ -82,6 +82,7 @@ class MemberSync:
         self.final: dict[str, Entry] = {}
         self.changed = False
         self.live: dict[Ref, dict] = {}
+        self.namespaces: set[str] = set()  # known to exist: each component's apply need not ask again
 
     async def run(self) -> MemberResult:
         plan = self.plan
@@ -181,7 +182,7 @@ class MemberSync:
             if waiting:
                 return _Outcome(self._failed(name, waiting, "Progressing"), self.written.get(name), changed)
         else:
-            await apply_objects(self.client, main, self.plan.crd_timeout)
+            await apply_objects(self.client, main, self.plan.crd_timeout, self.namespaces)
         for ref in map(Ref.of, objects):
             self.live.pop(ref, None)
         entry = Entry(revision, now(), hooks.kept(objects))
@@ -212,7 +213,7 @@ class MemberSync:
                    if await drift.differs(self.client, o, self.live.get(Ref.of(o)), self.plan.confirmed)]
         if drifted:
             await self._write_ahead(name, drifted)
-            await apply_objects(self.client, drifted, self.plan.crd_timeout)
+            await apply_objects(self.client, drifted, self.plan.crd_timeout, self.namespaces)
             for ref in map(Ref.of, drifted):
                 self.live.pop(ref, None)
         entry = Entry(entry.revision, entry.applied_at, hooks.kept(objects))
