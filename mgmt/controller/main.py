@@ -43,6 +43,8 @@ def login(**kwargs):
     return info
 
 
+#: A member with its whole stack ready has its drift looked for this often (the others every pass).
+STACK_SETTLED_INTERVAL = 30.0
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 
@@ -94,8 +96,8 @@ async def run(namespaces: tuple[str, ...], metrics_port: int | None, metrics_hos
               limiter: RateLimiter | None = None, cloud_poll_interval: float = CLOUD_POLL_SECONDS) -> None:
     kube = await Kube.from_environment(limiter=limiter)
     clients = WorkloadClients(kube)
-    handlers.SHARED = Shared(kube, clients, StackEngine(kube, clients, helm=Helm(policy=helm_policy)),
-                             cloud=CloudHealthPoller(cloud_poll_interval))
+    stack = StackEngine(kube, clients, helm=Helm(policy=helm_policy), settled_interval=STACK_SETTLED_INTERVAL)
+    handlers.SHARED = Shared(kube, clients, stack, cloud=CloudHealthPoller(cloud_poll_interval))
     if metrics_port is not None:
         server = metrics.serve_for(metrics_port, metrics_host, kube, asyncio.get_running_loop())
         scheme = "http" if metrics.is_loopback(metrics_host) else "https (bearer tokens reviewed)"

@@ -5,6 +5,10 @@ rendered for the member's version and APIs, read from it and cached, see `capabi
 rollout of changed revisions across the fleet, then syncs the members concurrently (bounded,
 each under its own timeout) so one slow or unreachable cluster never holds up the others.
 
+A member whose every component is at its desired revision and ready is synced again (its drift
+looked for) only every `settled_interval` seconds; the others every sync, so a rollout's passes
+go to the members still moving.
+
 `CONCURRENCY` members are worked on at once (their reads of version and APIs for a chart too):
 each is its own API server, so the bound is the controller's CPU and sockets, not one server's
 load. At N=1,000 the bench measured the bare apply loop 2.5 times faster at 32 than at 8, and
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
@@ -65,12 +70,14 @@ class GrantNotRecorded(Exception):
 class StackEngine:
     def __init__(self, mgmt: Kube, clients: WorkloadClients, concurrency: int = CONCURRENCY, timeout: float = 60.0,
                  probe_timeout: float = 5.0, retry_after: float = 60.0, helm: Helm | None = None,
-                 capabilities_ttl: float = 300.0):
+                 capabilities_ttl: float = 300.0, settled_interval: float = 0.0):
         self.mgmt, self.clients = mgmt, clients
         self.timeout, self.probe_timeout, self.retry_after = timeout, probe_timeout, retry_after
         self.helm = helm or Helm()
         self.capabilities = CapabilityCache(capabilities_ttl, probe_timeout)
         self._slots = asyncio.Semaphore(concurrency)
+        self.settled_interval = settled_interval
+        self._synced_at: dict[tuple[str, str, str], float] = {}     # last sync that reached the member
         self._last: dict[tuple[str, str, str], list[dict]] = {}      # (namespace, fleet, cluster)
         self._unreachable: set[tuple[str, str, str]] = set()
         self._failures: dict[tuple[str, str, str], dict[str, Failure]] = {}
@@ -108,7 +115,10 @@ class StackEngine:
             for gone in set(runs) - {c.name for c in renderable}:
                 del runs[gone]
         async def member(target, plan: MemberPlan) -> MemberStack:
-            result = await self._member(target, keys[target.cluster], plan, record_grant)
+            key = keys[target.cluster]
+            if self._settled(key, plan.desired):
+                return MemberStack(self._last[key], True, None, False)
+            result = await self._member(target, key, plan, record_grant)
             if synced is not None:
                 synced(target.cluster, result)
             return result
@@ -124,7 +134,7 @@ class StackEngine:
 
     async def forget(self, namespace: str, cluster: str) -> None:
         """The cluster left the fleet: drop what is remembered about it and close its client."""
-        for store in (self._last, self._failures, self._confirmed, self._hook_runs):
+        for store in (self._last, self._failures, self._confirmed, self._hook_runs, self._synced_at):
             for key in [k for k in store if k[0] == namespace and k[2] == cluster]:
                 del store[key]
         self._unreachable = {k for k in self._unreachable if not (k[0] == namespace and k[2] == cluster)}
@@ -193,6 +203,17 @@ class StackEngine:
 
     # -- one member ---------------------------------------------------------------
 
+    def _settled(self, key: tuple[str, str, str], desired: dict[str, Desired]) -> bool:
+        """Whether the member was synced less than `settled_interval` ago and found with every
+        component at its desired revision and ready (nothing to do but look for drift)."""
+        synced_at, last = self._synced_at.get(key), self._last.get(key)
+        if synced_at is None or last is None or time.monotonic() - synced_at >= self.settled_interval:
+            return False
+        status = {entry["name"]: entry for entry in last}
+        return set(status) == set(desired) and all(
+            status[name].get("ready") and status[name].get("revision") == d.revision and d.revision
+            for name, d in desired.items())
+
     @staticmethod
     def _started(plan: MemberPlan, kept: list[dict]) -> list[dict]:
         """`kept`, with each component this sync was allowed to move to a new revision recorded as
@@ -221,6 +242,7 @@ class StackEngine:
                     log.warning("rollout grant to %s/%s not recorded: %s", target.namespace, target.cluster, error)
                     return MemberStack(before, True, f"rollout grant not recorded: {type(error).__name__}", False)
                 self._last[key] = kept  # a sync that fails from here on keeps holding the budget
+            self._synced_at.pop(key, None)  # settled again only by a sync that succeeds
             try:
                 result = await asyncio.wait_for(self._run(target, plan), self.timeout)
             except UnsafeKubeconfig as error:  # says which setting, and that it is never used
@@ -238,6 +260,7 @@ class StackEngine:
                 return MemberStack(kept, True, f"stack sync failed: {type(error).__name__}: {error}", False)
         self._unreachable.discard(key)
         self._last[key] = result.components
+        self._synced_at[key] = time.monotonic()
         if result.changed:
             self.capabilities.changed((target.namespace, target.cluster))
         return MemberStack(result.components, True, None, result.changed)
