@@ -84,7 +84,10 @@ class Env:
         return self.get("fleetmember", member_name(FLEET, CLUSTER))
 
     def diagnostics(self) -> str:
+        fleet = self.get("fleet", FLEET) or {}
         return (self.kubectl("get", "clusters,machines,fleetmembers", "-n", NS, check=False)
+                + f"\nFleet finalizers (kopf saw it): {fleet.get('metadata', {}).get('finalizers')}; "
+                f"status: {json.dumps(fleet.get('status'))}"
                 + "\n--- provider log ---\n" + self.provider.log_tail()
                 + "\n--- controller log ---\n" + self.controller.log_tail())
 
