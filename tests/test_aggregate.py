@@ -248,3 +248,15 @@ def test_history_records_each_change_of_the_counts_and_nothing_else():
                                  for i in range(48)]}
     capped = aggregate(fleet("ab", long), members, now=T2)["history"]
     assert len(capped) == 48 and capped[-1]["time"] == T2 and capped[0]["time"] == "2026-01-01T00:01:00Z"
+
+
+def test_a_member_not_yet_listing_a_new_component_is_not_stack_ready():
+    """A component just added to the Fleet: a member status written before it (no components, or
+    only the old ones) is not counted stack-ready until it lists the new one as ready (at N=1,000
+    the Fleet counted 447 members stack-ready 33 s after a stack was added to them)."""
+    added = {**fleet("abc"), "spec": {**fleet("abc")["spec"], "stack": {"components": [{"name": "x"}, {"name": "y"}]}}}
+    members = [member("a", "Ready", components=[component("x"), component("y")]),
+               member("b", "Ready", components=[component("x")]),
+               member("c", "Ready")]
+    assert aggregate(added, members, now=T2)["counts"]["stackReady"] == 1
+    assert aggregate(fleet("abc"), members, now=T2)["counts"]["stackReady"] == 3  # no stack: all whole

@@ -23,6 +23,7 @@ STACK how many have their whole stack, and `Degraded` whether anything needs a l
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from mgmt.api.models import declared_names
@@ -64,8 +65,11 @@ def _broken_components(status: dict) -> list[dict]:
             if c.get("phase") == "Failed" or (not c.get("ready") and c.get("readyAt"))]
 
 
-def _stack_ready(status: dict) -> bool:
-    return all(c.get("ready") for c in status.get("components") or [])
+def _stack_ready(status: dict, declared: Iterable[str] = ()) -> bool:
+    """Every component the member lists is ready, and so is every one of `declared` (a status
+    written before the component was added to the Fleet does not list it: not ready yet)."""
+    components = status.get("components") or []
+    return all(c.get("ready") for c in components) and {c.get("name") for c in components} >= set(declared)
 
 
 def _initialized(capi: dict) -> bool:
@@ -206,7 +210,8 @@ def _counts(fleet: dict, members: list[dict], by_phase: dict[str, list[dict]]) -
     declared = declared_names(fleet.get("spec") or {})
     present = {_cluster(m) for m in members if not _deleting(m)}
     missing = len(declared - present)
-    stack_ready = sum(1 for m in by_phase["Ready"] if _stack_ready(m.get("status") or {}))
+    components = [c.get("name") for c in ((fleet.get("spec") or {}).get("stack") or {}).get("components") or []]
+    stack_ready = sum(1 for m in by_phase["Ready"] if _stack_ready(m.get("status") or {}, components))
     return {
         "desired": len(declared | present),
         "provisioning": len(by_phase["Pending"]) + len(by_phase["Provisioning"]) + missing,
