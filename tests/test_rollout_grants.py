@@ -130,6 +130,10 @@ def test_a_grant_that_cannot_be_recorded_applies_nothing():
 class Writer:
     def __init__(self, refuse: bool):
         self.refuse, self.written = refuse, {}
+        self.fleet_pending = False
+
+    def fleet_wait(self):
+        return 0.0
 
     async def write(self, fleet, facts, clusters=None):
         if not self.refuse:

@@ -36,6 +36,10 @@ class Writer:
     def __init__(self):
         self.writes = 0
         self.generation = None
+        self.fleet_pending = False
+
+    def fleet_wait(self):
+        return 0.0
 
     async def write(self, fleet, facts, clusters=None):
         self.writes += 1

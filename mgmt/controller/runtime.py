@@ -302,8 +302,9 @@ class FleetRuntime:
 
     async def _write_changed(self) -> None:
         while True:
-            await asyncio.sleep(STATUS_DELAY)  # what changes meanwhile goes in the same pass
-            if not self._changed or self.fleet is None:
+            # what changes meanwhile goes in the same pass; a Fleet status alone waits its turn
+            await asyncio.sleep(STATUS_DELAY if self._changed else max(STATUS_DELAY, self.writer.fleet_wait()))
+            if not (self._changed or self.writer.fleet_pending) or self.fleet is None:
                 return
             # a bounded pass, so that the Fleet's status follows while a thousand members change
             batch = set(itertools.islice(self._changed, STATUS_BATCH))
@@ -319,3 +320,5 @@ class FleetRuntime:
         else:
             self._changed -= clusters
         await self.writer.write(self.fleet, self.facts, clusters)
+        if self.writer.fleet_pending and (self._status_task is None or self._status_task.done()):
+            self._status_task = asyncio.create_task(self._write_changed())  # the Fleet's, in its turn
