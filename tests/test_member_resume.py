@@ -21,6 +21,7 @@ PROBE = {"api": {"reachable": False, "message": "no kubeconfig yet"}, "nodes": {
                 probe=PROBE),
     MemberFacts("d", provider="local", failure=PreflightFailure("ApplyFailed", "conflict"), probe=PROBE),
     MemberFacts("e", provider="packet", preflight="Skipped", retired=providers.get("packet").retired, probe=PROBE),
+    MemberFacts("f", provider="local", applied_spec="0123456789abcdef", probe=PROBE),
 ])
 def test_a_resumed_member_gives_the_status_it_had(facts):
     stored = facts.status(None, ["web"])

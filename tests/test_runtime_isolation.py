@@ -180,3 +180,28 @@ def test_changed_statuses_are_written_in_bounded_passes(fleet_runtime, monkeypat
     asyncio.run(run())
     assert all(len(p) <= runtime.STATUS_BATCH for p in passes) and len(passes) == 4
     assert set().union(*passes) == set(names)
+
+
+def test_after_a_restart_a_member_applied_with_its_spec_is_checked_later(fleet_runtime, monkeypatch):
+    """A restarted controller takes a member whose stored status says its spec was applied (and
+    not failed) as applied, and checks it for drift within the resync rather than before its first
+    probe; a member whose spec changed meanwhile is applied at once."""
+    no_member_object(fleet_runtime, monkeypatch)
+    applied = []
+
+    async def reconcile(kube, preflight, spec, namespace, fleet):
+        applied.append(spec.name)
+        return await _outcome(kube, preflight, spec, namespace, fleet)
+    monkeypatch.setattr(clusters, "reconcile", reconcile)
+
+    async def run():
+        await fleet_runtime.reconcile_spec()
+        specs = fleet_runtime.cluster_specs
+        fleet_runtime.facts["good"] = MemberFacts("good", applied_spec=member_reconciler.spec_hash(specs["good"]))
+        fleet_runtime.facts["poisoned"] = MemberFacts("poisoned", applied_spec="an older spec's")
+        return {name: await fleet_runtime.members.reconcile(name) for name in ("good", "poisoned")}
+    due = asyncio.run(run())
+    assert applied == ["poisoned"]
+    assert 0 < due["good"] <= member_reconciler.RESYNC
+    assert fleet_runtime.facts["poisoned"].applied_spec == member_reconciler.spec_hash(
+        fleet_runtime.cluster_specs["poisoned"])

@@ -506,6 +506,8 @@ class MemberStatus(Model):
     components: list[ComponentStatus] = Field(default_factory=list)
     cloud: CloudStatus | None = None
     last_probe_time: str | None = None
+    applied_spec: str | None = Field(None, description="digest of the cluster spec last applied without error (a "
+                                     "restarted controller checks such a member for drift within a minute, not at once)")
 
 
 # Printer columns ------------------------------------------------------------

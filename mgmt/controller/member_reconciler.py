@@ -15,6 +15,7 @@ goes into the member's facts, which the Fleet reconciler writes to status.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import time
@@ -49,7 +50,7 @@ def describe_failure(error: Exception) -> str:
 
 
 def spec_hash(spec: ClusterSpec) -> str:
-    return spec.model_dump_json(by_alias=True)
+    return hashlib.sha256(spec.model_dump_json(by_alias=True).encode()).hexdigest()[:16]
 
 
 class MemberReconciler:
@@ -95,15 +96,21 @@ class MemberReconciler:
     async def _apply(self, cluster: str, spec: ClusterSpec, now: float) -> float:
         applied = self.applied.get(cluster)
         digest = spec_hash(spec)
+        facts = self.runtime.facts.setdefault(cluster, MemberFacts(cluster))
+        if applied is None and facts.applied_spec == digest and facts.failure is None:
+            # after a restart, a member whose stored status says this spec was applied: its drift
+            # check is spread over the next resync instead of a thousand at once before any probe
+            applied = self.applied[cluster] = (digest, now + RESYNC * random.uniform(0.1, 1.0))
         if applied is not None and applied[0] == digest and now < applied[1]:
             return applied[1] - now
         outcome = await self._reconcile_cluster(spec)
-        self.runtime.facts.setdefault(cluster, MemberFacts(cluster)).record_outcome(outcome)
+        facts.record_outcome(outcome)
         if outcome.failure is not None:
             self.applied.pop(cluster, None)
             self.apply_failures[cluster] = self.apply_failures.get(cluster, 0) + 1
             return backoff(self.apply_failures[cluster], cap=RESYNC)
         self.apply_failures.pop(cluster, None)
+        facts.applied_spec = digest
         # a little early or late, so that members applied together drift apart
         wait = RESYNC * random.uniform(0.9, 1.1)
         self.applied[cluster] = (digest, time.monotonic() + wait)

@@ -57,6 +57,7 @@ class MemberFacts:
     probe: dict = field(default_factory=dict)
     components: list[dict] = field(default_factory=list)
     stack_message: str | None = None
+    applied_spec: str | None = None  # digest of the cluster spec last applied without error
 
     @classmethod
     def resume(cls, member: dict) -> MemberFacts:
@@ -65,6 +66,7 @@ class MemberFacts:
         facts = cls(spec["cluster"], provider=spec.get("provider"), adopted=bool(spec.get("adopted")))
         facts.probe = {k: status[k] for k in PROBE_PARTS if k in status}
         facts.components = [c for c in status.get("components") or [] if c.get("revision")]
+        facts.applied_spec = status.get("appliedSpec")
         facts.retired = providers.get(facts.provider).retired if facts.provider in providers.NAMES else None
         for condition in status.get("conditions") or []:  # what the last reconcile found
             failed = condition.get("status") == "False"
@@ -98,6 +100,8 @@ class MemberFacts:
         the stack has not reached yet shows them pending rather than an empty (vacuously ready)
         stack."""
         status = {k: v for k, v in self.probe.items() if v is not None}
+        if self.applied_spec:
+            status["appliedSpec"] = self.applied_spec
         known = {c["name"] for c in self.components}
         status["components"] = self.components + [
             {"name": name, "applied": False, "ready": False, "drifted": False, "phase": "Waiting",
