@@ -73,3 +73,18 @@ def test_without_an_interval_every_pass_syncs_every_member():
     members.sync("r1")
     members.sync("r1")
     assert sorted(members.synced) == MEMBERS
+
+
+def test_after_a_restart_recorded_settled_members_are_spread_over_the_interval():
+    members = StandIns(interval=3600)
+    members.sync("r1")
+    recorded = {name: members.engine._last[("ns", "f", name)] for name in MEMBERS}
+    recorded["m3"] = [{**recorded["m3"][0], "ready": False, "phase": "Progressing"}]
+    restarted = StandIns(interval=3600)
+    targets = [MemberTarget(name, "ns", "local", None, {}) for name in MEMBERS]
+    results = asyncio.run(restarted.engine.sync(fleet("r1"), targets, recorded))
+    assert restarted.synced == ["m3"]  # still moving: at once
+    assert results["m1"].components == recorded["m1"]
+    changed = StandIns(interval=3600)
+    asyncio.run(changed.engine.sync(fleet("r2"), targets, recorded))  # a new revision meanwhile
+    assert sorted(changed.synced) == MEMBERS

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -108,6 +109,8 @@ class StackEngine:
         finally:
             sources.close()
         keys = {t.cluster: (namespace, name, t.cluster) for t in targets}
+        for target in targets:
+            self._resume(keys[target.cluster], recorded.get(target.cluster))
         previous = {t.cluster: {s["name"]: s for s in self._last.get(keys[t.cluster], recorded.get(t.cluster, []))}
                     for t in targets}
         decisions = self._plan(settings, renderable, targets, keys, desired, previous, unreachable or {})
@@ -202,6 +205,14 @@ class StackEngine:
         return decisions
 
     # -- one member ---------------------------------------------------------------
+
+    def _resume(self, key: tuple[str, str, str], recorded: list[dict] | None) -> None:
+        """After a start, a member's recorded stack stands for its last sync, made at a random
+        point of the last interval: settled members are looked at over the next interval, not
+        all at once (the ones still moving are synced at once either way)."""
+        if key not in self._last and recorded and self.settled_interval:
+            self._last[key] = recorded
+            self._synced_at[key] = time.monotonic() - random.uniform(0, self.settled_interval)
 
     def _settled(self, key: tuple[str, str, str], desired: dict[str, Desired]) -> bool:
         """Whether the member was synced less than `settled_interval` ago and found with every
