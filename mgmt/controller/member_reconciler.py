@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("drover.member")
 
 RESYNC = 60.0
-WORKERS = 16  # members of one Fleet reconciled at once
+WORKERS = 64  # members of one Fleet reconciled at once (the client rate limit bounds their requests)
 NOT_STARTED_WAIT = 1.0  # the Fleet is not read yet (after a start)
 
 
