@@ -15,7 +15,7 @@ import click
 import kopf
 
 from mgmt import metrics
-from mgmt.controller import handlers
+from mgmt.controller import handlers, kopf_namespaces
 from mgmt.controller.credentials import CLOUD_POLL_SECONDS, CloudHealthPoller
 from mgmt.controller.leader import LeaderElection, Timing
 from mgmt.controller.runtime import Shared
@@ -69,6 +69,8 @@ class Election:
 async def operate(namespaces: tuple[str, ...], kube: Kube, election: Election | None) -> None:
     """Run kopf; with an election, only while this replica holds the Lease (losing it ends the
     process with status 1, so the Pod restarts as a standby)."""
+    kopf_namespaces.install()
+
     def operator():
         return kopf.operator(clusterwide=not namespaces, namespaces=list(namespaces), standalone=True)
 
