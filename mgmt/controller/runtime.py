@@ -297,6 +297,9 @@ class FleetRuntime:
     def member_changed(self, cluster: str) -> None:
         """Write the member's status soon (with those of the other members that changed meanwhile)."""
         self._changed.add(cluster)
+        self._start_status_task()
+
+    def _start_status_task(self) -> None:
         if self._status_task is None or self._status_task.done():
             self._status_task = asyncio.create_task(self._write_changed())
 
@@ -320,5 +323,5 @@ class FleetRuntime:
         else:
             self._changed -= clusters
         await self.writer.write(self.fleet, self.facts, clusters)
-        if self.writer.fleet_pending and (self._status_task is None or self._status_task.done()):
-            self._status_task = asyncio.create_task(self._write_changed())  # the Fleet's, in its turn
+        if self.writer.fleet_pending:
+            self._start_status_task()  # the Fleet's, in its turn
