@@ -434,7 +434,8 @@ def test_a_manifest_typo_fails_its_component_not_the_cluster(fleet):
         # The Fleet's status follows its members' within FLEET_WRITE_INTERVAL; before the failures are
         # in it, stackReady is 0 already (no member lists typo as ready) but nothing is said failed.
         status = wait(lambda: (s := fleet.fleet_status()).get("counts", {}).get("stackReady") == 0
-                      and condition(s, "Degraded")["reason"] == "StackFailed" and s,
+                      and condition(s, "Degraded")["reason"] == "StackFailed"
+                      and {u["cluster"] for u in s.get("unwell", [])} == set(CLUSTERS) and s,
                       "no member with its whole stack, the Fleet degraded by it", timeout=60)
         assert status["display"] == "3/3 ready", status
         assert condition(status, "Ready")["status"] == "True"
